@@ -1,0 +1,1 @@
+"""pytest hook wiring."""

@@ -1,0 +1,1 @@
+"""Training side of codemode-eval: data -> preflight -> train -> fuse -> quantize -> metrics."""
