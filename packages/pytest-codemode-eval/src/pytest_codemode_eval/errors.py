@@ -1,0 +1,15 @@
+"""The one exception type for bad suite input: it always names the file, line or field at fault."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class SuiteError(Exception):
+    """Bad input in a suite file; the message says where and what was expected."""
+
+    def __init__(self, path: Path | str, message: str, line: int | None = None) -> None:
+        where = f"{path}:{line}" if line is not None else str(path)
+        super().__init__(f"{where}: {message}")
+        self.path = Path(path)
+        self.line = line

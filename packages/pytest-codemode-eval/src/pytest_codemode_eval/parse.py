@@ -1,0 +1,180 @@
+"""Parse raw model output into think text, prose and tool calls. Never raises, on any input.
+
+Model output is untrusted: every shape of garbage must come back as a `Parsed` value whose
+`problem`s say what was wrong, never as an exception. Recognised call syntaxes:
+Qwen3-Coder XML (`<tool_call><function=NAME><parameter=P>V</parameter></function></tool_call>`),
+Hermes/Qwen3 JSON (`<tool_call>{"name": ..., "arguments": {...}}</tool_call>`), and OpenAI
+`tool_calls` objects as returned by a server. Nothing inside `<think>` counts as a call.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Syntax = Literal["xml", "json", "openai"]
+
+TOOL_CALL_OPEN = "<tool_call>"
+TOOL_CALL_CLOSE = "</tool_call>"
+THINK_OPEN = "<think>"
+THINK_CLOSE = "</think>"
+_FUNCTION = re.compile(r"<function=([^>\n]*)>")
+_PARAMETER = re.compile(
+    r"<parameter=([^>\n]*)>(.*?)(?:</parameter>|(?=<parameter=)|(?=</function>)|\Z)", re.S
+)
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    """One tool call as the model wrote it; `problem` is set when it is malformed."""
+
+    name: str
+    arguments: Mapping[str, Any]
+    syntax: Syntax
+    complete: bool = True
+    problem: str | None = None
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """A model output split into its parts."""
+
+    think: str | None
+    prose: str
+    calls: tuple[ToolCall, ...]
+    problems: tuple[str, ...] = field(default=())
+
+    @property
+    def unterminated_call(self) -> bool:
+        return any(not call.complete for call in self.calls)
+
+
+def parse_output(text: object, openai_tool_calls: Sequence[object] = ()) -> Parsed:
+    """Split an output into think/prose/calls; server-parsed calls are used only if the text has none."""
+    try:
+        parsed = _parse_text(text if isinstance(text, str) else "")
+        if not parsed.calls and openai_tool_calls:
+            calls = tuple(_openai_call(item) for item in openai_tool_calls)
+            parsed = Parsed(parsed.think, parsed.prose, calls, parsed.problems)
+        return parsed
+    except Exception as exc:  # a parser bug must not end the session; tests assert it never happens
+        return Parsed(None, "", (), (f"parser error: {type(exc).__name__}: {exc}",))
+
+
+def _parse_text(text: str) -> Parsed:
+    think, rest, problems = _split_think(text)
+    calls: list[ToolCall] = []
+    prose_parts: list[str] = []
+    position = 0
+    while True:
+        start = rest.find(TOOL_CALL_OPEN, position)
+        if start < 0:
+            prose_parts.append(rest[position:])
+            break
+        prose_parts.append(rest[position:start])
+        body_start = start + len(TOOL_CALL_OPEN)
+        end = rest.find(TOOL_CALL_CLOSE, body_start)
+        complete = end >= 0
+        body = rest[body_start:end] if complete else rest[body_start:]
+        calls.append(_parse_call_body(body, complete))
+        if not complete:
+            break
+        position = end + len(TOOL_CALL_CLOSE)
+    prose = "".join(prose_parts).replace(TOOL_CALL_CLOSE, "").strip()
+    return Parsed(think, prose, tuple(calls), tuple(problems))
+
+
+def _split_think(text: str) -> tuple[str | None, str, list[str]]:
+    """Separate the first think block; a `</think>` with no opener means the prompt opened it."""
+    open_at = text.find(THINK_OPEN)
+    close_at = text.find(THINK_CLOSE)
+    if close_at >= 0 and (open_at < 0 or close_at < open_at):
+        return text[:close_at].strip(), text[close_at + len(THINK_CLOSE) :], []
+    if open_at < 0:
+        return None, text, []
+    close_at = text.find(THINK_CLOSE, open_at)
+    if close_at < 0:
+        return (
+            text[open_at + len(THINK_OPEN) :].strip(),
+            text[:open_at],
+            ["think block never closed"],
+        )
+    think = text[open_at + len(THINK_OPEN) : close_at].strip()
+    return think, text[:open_at] + text[close_at + len(THINK_CLOSE) :], []
+
+
+def _parse_call_body(body: str, complete: bool) -> ToolCall:
+    stripped = body.strip()
+    if stripped.startswith("{"):
+        return _json_call(stripped, complete)
+    function = _FUNCTION.search(body)
+    if function is not None:
+        return _xml_call(body, function, complete)
+    problem = "empty tool call" if not stripped else "tool call is neither JSON nor <function=...>"
+    return ToolCall("", {}, "json", complete, problem)
+
+
+def _json_call(body: str, complete: bool) -> ToolCall:
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError) as exc:
+        return ToolCall(_json_name_guess(body), {}, "json", complete, f"invalid JSON: {exc}")
+    return _call_from_mapping(data, "json", complete)
+
+
+def _json_name_guess(body: str) -> str:
+    """The name of a cut-off JSON call, so a truncated call can still say which tool it was."""
+    match = re.search(r'"name"\s*:\s*"([^"\\]{1,200})"', body)
+    return match.group(1) if match else ""
+
+
+def _call_from_mapping(data: object, syntax: Syntax, complete: bool) -> ToolCall:
+    if not isinstance(data, dict):
+        return ToolCall("", {}, syntax, complete, "tool call is not a JSON object")
+    name = data.get("name")
+    if not isinstance(name, str) or not name:
+        return ToolCall("", {}, syntax, complete, "tool call has no name")
+    arguments = data.get("arguments", data.get("parameters", {}))
+    if isinstance(arguments, str):
+        try:
+            arguments = json.loads(arguments) if arguments.strip() else {}
+        except (ValueError, RecursionError):
+            return ToolCall(name, {}, syntax, complete, "arguments are not valid JSON")
+    if not isinstance(arguments, dict):
+        return ToolCall(name, {}, syntax, complete, "arguments are not a JSON object")
+    return ToolCall(name, arguments, syntax, complete)
+
+
+def _xml_call(body: str, function: re.Match[str], complete: bool) -> ToolCall:
+    name = function.group(1).strip()
+    inner = body[function.end() :]
+    closed = "</function>" in inner
+    inner = inner.split("</function>", 1)[0]
+    arguments: dict[str, str] = {}
+    for parameter in _PARAMETER.finditer(inner):
+        arguments[parameter.group(1).strip()] = _strip_one_newline(parameter.group(2))
+    problem = None if closed or not complete else "missing </function>"
+    if not name:
+        problem = "tool call has no function name"
+    return ToolCall(name, arguments, "xml", complete, problem)
+
+
+def _strip_one_newline(value: str) -> str:
+    """Qwen3-Coder puts values on their own lines; only that framing newline is not content."""
+    if value.startswith("\n"):
+        value = value[1:]
+    if value.endswith("\n"):
+        value = value[:-1]
+    return value
+
+
+def _openai_call(item: object) -> ToolCall:
+    if not isinstance(item, Mapping):
+        return ToolCall("", {}, "openai", True, "tool_calls entry is not an object")
+    function = item.get("function", item)
+    return _call_from_mapping(
+        dict(function) if isinstance(function, Mapping) else function, "openai", True
+    )

@@ -1,0 +1,209 @@
+"""Score one case: the single owner of the rubric (documented in the README).
+
+1.0  an execute_code call whose code calls the expected tool(s), in order, with binding arguments
+     that match the case's pins;
+0.5  a direct call of the expected tool with binding arguments;
+0.0  prose, a wrong tool, a malformed call, code that does not parse, a call cut off by the token
+     limit, a timeout, a failed generation.
+Chains score (expected tools called in order / expected tools) x format (1.0 wrapped, 0.5 direct).
+A right tool whose arguments do not bind or miss a pin gets half of what it would have had.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from pytest_codemode_eval.arguments import check_arguments
+from pytest_codemode_eval.catalog import Catalog
+from pytest_codemode_eval.code_calls import analyse_code
+from pytest_codemode_eval.generation import Generation
+from pytest_codemode_eval.parse import Parsed
+from pytest_codemode_eval.suite import Case
+
+
+class Verdict(enum.StrEnum):
+    CODE_MODE = "code_mode"
+    DIRECT_CALL = "direct_call"
+    PARTIAL_CHAIN = "partial_chain"
+    BAD_ARGUMENTS = "bad_arguments"
+    WRONG_TOOL = "wrong_tool"
+    PROSE = "prose"
+    MALFORMED = "malformed"
+    TRUNCATED = "truncated"
+    TIMEOUT = "timeout"
+    ERROR = "error"
+
+
+@dataclass(frozen=True)
+class Score:
+    value: float
+    verdict: Verdict
+    note: str
+    tools_called: tuple[str, ...] = ()
+
+    @property
+    def full_credit(self) -> bool:
+        return self.value >= 1.0
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """A catalog tool the output calls, wrapped in Code Mode code or called directly."""
+
+    tool: str
+    args: tuple[object, ...]
+    kwargs: dict[str, object]
+    wrapped: bool
+    starred: bool = False
+
+
+class _Unscorable(Exception):
+    """Internal short-circuit carrying the zero score of an output that cannot be credited."""
+
+    def __init__(self, score: Score) -> None:
+        self.score = score
+
+
+def score_case(case: Case, catalog: Catalog, generation: Generation, parsed: Parsed) -> Score:
+    if generation.finish == "error":
+        return Score(
+            0.0, Verdict.ERROR, f"Generation failed: {generation.error or 'unknown error'}"
+        )
+    if generation.finish == "timeout":
+        called = tuple(call.name for call in parsed.calls if call.name)
+        return Score(0.0, Verdict.TIMEOUT, _timeout_note(parsed, generation), called)
+    try:
+        invocations = collect_invocations(parsed, catalog, generation)
+    except _Unscorable as stop:
+        return stop.score
+    return _score_invocations(case, catalog, invocations)
+
+
+def collect_invocations(
+    parsed: Parsed, catalog: Catalog, generation: Generation
+) -> list[Invocation]:
+    if not parsed.calls:
+        raise _Unscorable(_prose_score(parsed, generation))
+    invocations: list[Invocation] = []
+    unknown: list[str] = []
+    for call in parsed.calls:
+        if not call.complete:
+            verdict = Verdict.TRUNCATED if generation.finish == "length" else Verdict.MALFORMED
+            what = "cut off by the token limit" if verdict is Verdict.TRUNCATED else "never closed"
+            raise _Unscorable(
+                Score(0.0, verdict, f"Tool call {call.name or ''} {what}".replace("  ", " "))
+            )
+        if call.problem:
+            raise _Unscorable(Score(0.0, Verdict.MALFORMED, f"Malformed tool call: {call.problem}"))
+        if call.name == catalog.wrapper.name:
+            invocations.extend(
+                _code_invocations(call.arguments.get(catalog.code_parameter), catalog)
+            )
+        elif call.name in catalog.tools:
+            invocations.append(Invocation(call.name, (), dict(call.arguments), wrapped=False))
+        else:
+            unknown.append(call.name)
+    if not invocations:
+        what = f"unknown tool {', '.join(unknown)}" if unknown else "no catalog tool in the code"
+        raise _Unscorable(Score(0.0, Verdict.WRONG_TOOL, f"Wrong tool: {what}"))
+    return invocations
+
+
+def _code_invocations(code: object, catalog: Catalog) -> list[Invocation]:
+    if not isinstance(code, str) or not code.strip():
+        message = f"{catalog.wrapper.name} without a {catalog.code_parameter} argument"
+        raise _Unscorable(Score(0.0, Verdict.MALFORMED, message))
+    analysis = analyse_code(code)
+    if analysis.syntax_error:
+        note = f"{catalog.wrapper.name} code does not parse ({analysis.syntax_error})"
+        raise _Unscorable(Score(0.0, Verdict.MALFORMED, note))
+    return [
+        Invocation(call.name, call.args, dict(call.kwargs), wrapped=True, starred=call.starred)
+        for call in analysis.calls
+        if call.name in catalog.tools
+    ]
+
+
+def _score_invocations(case: Case, catalog: Catalog, invocations: list[Invocation]) -> Score:
+    called = _names(invocations)
+    matched = match_in_order(case.expected, called)
+    if not matched:
+        expected = " → ".join(case.expected)
+        return Score(
+            0.0,
+            Verdict.WRONG_TOOL,
+            f"Wrong tool: {', '.join(called)} (expected {expected})",
+            called,
+        )
+    fraction = len(matched) / len(case.expected)
+    wrapped = all(invocations[i].wrapped for i in matched)
+    factor = 1.0 if wrapped else 0.5
+    problems = [
+        problem
+        for i in matched
+        if (
+            problem := check_arguments(
+                invocations[i], catalog.tools[invocations[i].tool], case.pins
+            )
+        )
+    ]
+    if problems:
+        return Score(
+            round(fraction * factor * 0.5, 4), Verdict.BAD_ARGUMENTS, "; ".join(problems), called
+        )
+    if fraction < 1.0:
+        missing = [tool for tool in case.expected if tool not in {called[i] for i in matched}]
+        note = f"Chain {len(matched)}/{len(case.expected)}, missing {', '.join(missing)}"
+        note += "" if wrapped else ", direct calls"
+        return Score(round(fraction * factor, 4), Verdict.PARTIAL_CHAIN, note, called)
+    if wrapped:
+        return Score(
+            1.0, Verdict.CODE_MODE, f"Code Mode call of {' → '.join(case.expected)}", called
+        )
+    return Score(0.5, Verdict.DIRECT_CALL, "Direct call, no execute_code", called)
+
+
+def match_in_order(expected: Sequence[str], called: Sequence[str]) -> list[int]:
+    """Indices into `called` of a longest in-order match of `expected` (an LCS)."""
+    rows, cols = len(expected), len(called)
+    best = [[0] * (cols + 1) for _ in range(rows + 1)]
+    for i in range(rows - 1, -1, -1):
+        for j in range(cols - 1, -1, -1):
+            best[i][j] = (
+                best[i + 1][j + 1] + 1
+                if expected[i] == called[j]
+                else max(best[i + 1][j], best[i][j + 1])
+            )
+    matched, i, j = [], 0, 0
+    while i < rows and j < cols:
+        if expected[i] == called[j]:
+            matched.append(j)
+            i, j = i + 1, j + 1
+        elif best[i + 1][j] >= best[i][j + 1]:
+            i += 1
+        else:
+            j += 1
+    return matched
+
+
+def _prose_score(parsed: Parsed, generation: Generation) -> Score:
+    if not parsed.prose:
+        note = "Empty output" if not parsed.think else "Only a think block, no answer"
+    else:
+        note = "Prose only, no tool call"
+    if generation.finish == "length":
+        note += " (hit the token limit)"
+    return Score(0.0, Verdict.PROSE, note)
+
+
+def _timeout_note(parsed: Parsed, generation: Generation) -> str:
+    what = "prose then no call" if parsed.prose or parsed.think else "no output"
+    if parsed.calls:
+        what = "call not finished in time"
+    return f"Timeout after {generation.seconds:.1f}s — {what}"
+
+
+def _names(invocations: Sequence[Invocation]) -> tuple[str, ...]:
+    return tuple(invocation.tool for invocation in invocations)

@@ -1,0 +1,240 @@
+"""Load and validate a suite: `suite.toml` (name, catalog, categories, budgets) and its case files.
+
+Validation happens here, at the file boundary, and nowhere else: everything downstream receives
+frozen records it can trust. Every error names the file, the line and the field.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pytest_codemode_eval.catalog import Catalog, load_catalog
+from pytest_codemode_eval.errors import SuiteError
+
+CASE_FILE_SUFFIX = ".cases.toml"
+DEFAULT_TIME_BUDGET = 13.5
+DEFAULT_MAX_TOKENS = 512
+CASE_KEYS = {"id", "category", "prompt", "expected", "pins", "max_tokens", "time_budget"}
+
+Pins = Mapping[str, tuple[Mapping[str, Any], ...]]
+
+
+@dataclass(frozen=True)
+class Case:
+    """One eval prompt and what a correct answer calls."""
+
+    id: str
+    category: str
+    prompt: str
+    expected: tuple[str, ...]
+    pins: Pins
+    max_tokens: int
+    time_budget: float
+    source: Path
+    line: int
+
+
+@dataclass(frozen=True)
+class Suite:
+    name: str
+    path: Path
+    catalog: Catalog
+    categories: Mapping[str, str]  # name -> description, in declaration order
+    cases: tuple[Case, ...]
+    fingerprint: str
+
+    def cases_in(self, source: Path) -> tuple[Case, ...]:
+        return tuple(case for case in self.cases if case.source == source)
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    """Parse a TOML file; a syntax error becomes a SuiteError naming file and line."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SuiteError(path, f"cannot read file: {exc.strerror}") from exc
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        line = getattr(exc, "lineno", None)
+        raise SuiteError(path, f"malformed TOML: {exc}", line=line) from exc
+
+
+def load_suite(path: Path) -> Suite:
+    """Load suite.toml, its catalog and every `*.cases.toml` file below its folder."""
+    data = read_toml(path)
+    header = _table(data, "suite", path)
+    name = _string(header, "name", path, "[suite]")
+    catalog = load_catalog(path.parent / _string(header, "catalog", path, "[suite]"))
+    categories = _categories(data, path)
+    defaults = (
+        _positive(header.get("max_tokens", DEFAULT_MAX_TOKENS), int, path, "[suite] max_tokens"),
+        _positive(
+            header.get("time_budget", DEFAULT_TIME_BUDGET), float, path, "[suite] time_budget"
+        ),
+    )
+    case_files = sorted(path.parent.rglob(f"*{CASE_FILE_SUFFIX}"))
+    cases = [
+        case for file in case_files for case in load_case_file(file, catalog, categories, defaults)
+    ]
+    if not cases:
+        raise SuiteError(path, f"no cases: expected *{CASE_FILE_SUFFIX} files below {path.parent}")
+    _reject_duplicate_ids(cases)
+    order = list(categories)
+    cases.sort(key=lambda case: order.index(case.category))  # stable: file order within a category
+    digest = hashlib.sha256(path.read_bytes() + catalog.source.encode())
+    for file in case_files:
+        digest.update(file.read_bytes())
+    return Suite(name, path, catalog, categories, tuple(cases), digest.hexdigest()[:16])
+
+
+def load_case_file(
+    path: Path, catalog: Catalog, categories: Mapping[str, str], defaults: tuple[int, float]
+) -> list[Case]:
+    data = read_toml(path)
+    unknown = set(data) - {"case"}
+    if unknown:
+        raise SuiteError(
+            path, f"unknown top-level key(s) {sorted(unknown)}; expected [[case]] tables"
+        )
+    raw_cases = data.get("case", [])
+    if not isinstance(raw_cases, list):
+        raise SuiteError(path, "expected [[case]] tables")
+    lines = _case_header_lines(path)
+    return [
+        _parse_case(raw, path, lines[i] if i < len(lines) else None, catalog, categories, defaults)
+        for i, raw in enumerate(raw_cases)
+    ]
+
+
+def _parse_case(
+    raw: dict[str, Any],
+    path: Path,
+    line: int | None,
+    catalog: Catalog,
+    categories: Mapping[str, str],
+    defaults: tuple[int, float],
+) -> Case:
+    def fail(message: str) -> SuiteError:
+        return SuiteError(path, message, line=line)
+
+    unknown = set(raw) - CASE_KEYS
+    if unknown:
+        raise fail(f"unknown field(s) {sorted(unknown)}; allowed: {sorted(CASE_KEYS)}")
+    case_id = _string(raw, "id", path, "[[case]]", line)
+    where = f"case {case_id!r}"
+    category = _string(raw, "category", path, where, line)
+    if category not in categories:
+        raise fail(f"{where}: unknown category {category!r}; known: {', '.join(categories)}")
+    prompt = _string(raw, "prompt", path, where, line)
+    expected = raw.get("expected")
+    if (
+        not isinstance(expected, list)
+        or not expected
+        or not all(isinstance(t, str) for t in expected)
+    ):
+        raise fail(f"{where}: field 'expected' must be a non-empty list of tool names")
+    for tool in expected:
+        if tool not in catalog.tools:
+            raise fail(f"{where}: unknown tool {tool!r} in 'expected'; not in the catalog")
+    pins = _parse_pins(raw.get("pins", {}), expected, catalog, fail, where)
+    return Case(
+        id=case_id,
+        category=category,
+        prompt=prompt,
+        expected=tuple(expected),
+        pins=pins,
+        max_tokens=_positive(
+            raw.get("max_tokens", defaults[0]), int, path, f"{where} max_tokens", line
+        ),
+        time_budget=_positive(
+            raw.get("time_budget", defaults[1]), float, path, f"{where} time_budget", line
+        ),
+        source=path,
+        line=line or 0,
+    )
+
+
+def _parse_pins(raw: Any, expected: list[str], catalog: Catalog, fail: Any, where: str) -> Pins:
+    """`pins.TOOL = {arg = value}` or a list of such tables (alternatives, any may match)."""
+    if not isinstance(raw, dict):
+        raise fail(f"{where}: 'pins' must be a table keyed by tool name")
+    pins: dict[str, tuple[Mapping[str, Any], ...]] = {}
+    for tool, value in raw.items():
+        if tool not in expected:
+            raise fail(f"{where}: pins.{tool} names a tool that is not in 'expected'")
+        alternatives = value if isinstance(value, list) else [value]
+        parameters = catalog.tools[tool].signature.parameters
+        for alternative in alternatives:
+            if not isinstance(alternative, dict):
+                raise fail(f"{where}: pins.{tool} must be a table of argument values")
+            for argument in alternative:
+                if argument not in parameters:
+                    raise fail(
+                        f"{where}: pins.{tool}.{argument} is not a parameter of {tool}; "
+                        f"expected one of {', '.join(parameters)}"
+                    )
+        pins[tool] = tuple(alternatives)
+    return pins
+
+
+def _categories(data: dict[str, Any], path: Path) -> dict[str, str]:
+    categories = _table(data, "categories", path)
+    if not categories:
+        raise SuiteError(path, "[categories] must declare at least one category")
+    for name, description in categories.items():
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+            raise SuiteError(path, f"[categories] {name!r} is not a valid marker name")
+        if not isinstance(description, str):
+            raise SuiteError(path, f"[categories] {name}: expected a description string")
+    return dict(categories)
+
+
+def _reject_duplicate_ids(cases: list[Case]) -> None:
+    seen: dict[str, Case] = {}
+    for case in cases:
+        if case.id in seen:
+            first = seen[case.id]
+            raise SuiteError(
+                case.source,
+                f"duplicate case id {case.id!r} (first defined at {first.source}:{first.line})",
+                line=case.line,
+            )
+        seen[case.id] = case
+
+
+def _case_header_lines(path: Path) -> list[int]:
+    text = path.read_text(encoding="utf-8")
+    return [n for n, row in enumerate(text.splitlines(), 1) if row.strip().startswith("[[case]]")]
+
+
+def _table(data: dict[str, Any], key: str, path: Path) -> dict[str, Any]:
+    value = data.get(key)
+    if not isinstance(value, dict):
+        raise SuiteError(path, f"missing [{key}] table")
+    return value
+
+
+def _string(
+    data: Mapping[str, Any], key: str, path: Path, where: str, line: int | None = None
+) -> str:
+    value = data.get(key)
+    if not isinstance(value, str) or not value.strip():
+        raise SuiteError(path, f"{where}: field {key!r} must be a non-empty string", line=line)
+    return value
+
+
+def _positive(
+    value: Any, kind: type[int] | type[float], path: Path, where: str, line: int | None = None
+) -> Any:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        raise SuiteError(path, f"{where}: expected a positive number, got {value!r}", line=line)
+    if kind is int and not isinstance(value, int):
+        raise SuiteError(path, f"{where}: expected a positive integer, got {value!r}", line=line)
+    return kind(value)
