@@ -1,0 +1,1 @@
+"""Global tdom-svcs middleware, discovered at startup by ``scan_components``."""

@@ -1,0 +1,1 @@
+"""Application services, wired together with svcs-di (``Inject[...]`` fields)."""
