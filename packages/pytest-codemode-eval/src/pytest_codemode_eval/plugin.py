@@ -1,1 +1,67 @@
-"""pytest hook wiring."""
+"""pytest hook wiring only: options, collection, per-case report attributes, controller reporter."""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from pathlib import Path
+
+import pytest
+
+from pytest_codemode_eval.collect import CaseFile, CaseItem
+from pytest_codemode_eval.options import OPTIONS_KEY, add_options, resolve_options
+from pytest_codemode_eval.reporter import (
+    CASE_ATTRIBUTE,
+    IDENTITY_ATTRIBUTE,
+    POSITION_ATTRIBUTE,
+    RESULT_ATTRIBUTE,
+    EvalReporter,
+)
+from pytest_codemode_eval.session import RUNNER_KEY
+from pytest_codemode_eval.suite import CASE_FILE_SUFFIX
+
+REPORTER_KEY = pytest.StashKey[EvalReporter]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    add_options(parser)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    options = resolve_options(config)
+    config.stash[OPTIONS_KEY] = options
+    if not hasattr(config, "workerinput"):
+        reporter = EvalReporter(config, options)
+        config.stash[REPORTER_KEY] = reporter
+        config.pluginmanager.register(reporter, "codemode-eval-reporter")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    runner = config.stash.get(RUNNER_KEY, None)
+    if runner is not None:
+        runner.close()
+    reporter = config.stash.get(REPORTER_KEY, None)
+    if reporter is not None:
+        config.pluginmanager.unregister(reporter)
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> CaseFile | None:
+    if file_path.name.endswith(CASE_FILE_SUFFIX):
+        return CaseFile.from_parent(parent, path=file_path)
+    return None
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """Attach the case result to the report: report attributes survive xdist serialisation."""
+    report = yield
+    if isinstance(item, CaseItem):
+        setattr(report, CASE_ATTRIBUTE, item.case.id)
+        setattr(report, POSITION_ATTRIBUTE, item.suite.cases.index(item.case))
+        if call.when == "call" and item.result is not None:
+            from pytest_codemode_eval.session import runner_for
+
+            setattr(report, RESULT_ATTRIBUTE, item.result.to_dict())
+            setattr(report, IDENTITY_ATTRIBUTE, runner_for(item.config).identity(item.suite))
+    return report

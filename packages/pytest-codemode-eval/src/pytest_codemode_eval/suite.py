@@ -34,8 +34,8 @@ class Case:
     prompt: str
     expected: tuple[str, ...]
     pins: Pins
-    max_tokens: int
-    time_budget: float
+    max_tokens: int | None  # only when the case sets it: case > command line > suite default
+    time_budget: float | None
     source: Path
     line: int
 
@@ -48,6 +48,8 @@ class Suite:
     categories: Mapping[str, str]  # name -> description, in declaration order
     cases: tuple[Case, ...]
     fingerprint: str
+    max_tokens: int = DEFAULT_MAX_TOKENS
+    time_budget: float = DEFAULT_TIME_BUDGET
 
     def cases_in(self, source: Path) -> tuple[Case, ...]:
         return tuple(case for case in self.cases if case.source == source)
@@ -73,16 +75,14 @@ def load_suite(path: Path) -> Suite:
     name = _string(header, "name", path, "[suite]")
     catalog = load_catalog(path.parent / _string(header, "catalog", path, "[suite]"))
     categories = _categories(data, path)
-    defaults = (
-        _positive(header.get("max_tokens", DEFAULT_MAX_TOKENS), int, path, "[suite] max_tokens"),
-        _positive(
-            header.get("time_budget", DEFAULT_TIME_BUDGET), float, path, "[suite] time_budget"
-        ),
+    max_tokens = _positive(
+        header.get("max_tokens", DEFAULT_MAX_TOKENS), int, path, "[suite] max_tokens"
+    )
+    budget = _positive(
+        header.get("time_budget", DEFAULT_TIME_BUDGET), float, path, "[suite] time_budget"
     )
     case_files = sorted(path.parent.rglob(f"*{CASE_FILE_SUFFIX}"))
-    cases = [
-        case for file in case_files for case in load_case_file(file, catalog, categories, defaults)
-    ]
+    cases = [case for file in case_files for case in load_case_file(file, catalog, categories)]
     if not cases:
         raise SuiteError(path, f"no cases: expected *{CASE_FILE_SUFFIX} files below {path.parent}")
     _reject_duplicate_ids(cases)
@@ -91,12 +91,12 @@ def load_suite(path: Path) -> Suite:
     digest = hashlib.sha256(path.read_bytes() + catalog.source.encode())
     for file in case_files:
         digest.update(file.read_bytes())
-    return Suite(name, path, catalog, categories, tuple(cases), digest.hexdigest()[:16])
+    return Suite(
+        name, path, catalog, categories, tuple(cases), digest.hexdigest()[:16], max_tokens, budget
+    )
 
 
-def load_case_file(
-    path: Path, catalog: Catalog, categories: Mapping[str, str], defaults: tuple[int, float]
-) -> list[Case]:
+def load_case_file(path: Path, catalog: Catalog, categories: Mapping[str, str]) -> list[Case]:
     data = read_toml(path)
     unknown = set(data) - {"case"}
     if unknown:
@@ -108,7 +108,7 @@ def load_case_file(
         raise SuiteError(path, "expected [[case]] tables")
     lines = _case_header_lines(path)
     return [
-        _parse_case(raw, path, lines[i] if i < len(lines) else None, catalog, categories, defaults)
+        _parse_case(raw, path, lines[i] if i < len(lines) else None, catalog, categories)
         for i, raw in enumerate(raw_cases)
     ]
 
@@ -119,7 +119,6 @@ def _parse_case(
     line: int | None,
     catalog: Catalog,
     categories: Mapping[str, str],
-    defaults: tuple[int, float],
 ) -> Case:
     def fail(message: str) -> SuiteError:
         return SuiteError(path, message, line=line)
@@ -150,12 +149,8 @@ def _parse_case(
         prompt=prompt,
         expected=tuple(expected),
         pins=pins,
-        max_tokens=_positive(
-            raw.get("max_tokens", defaults[0]), int, path, f"{where} max_tokens", line
-        ),
-        time_budget=_positive(
-            raw.get("time_budget", defaults[1]), float, path, f"{where} time_budget", line
-        ),
+        max_tokens=_optional_positive(raw, "max_tokens", int, path, where, line),
+        time_budget=_optional_positive(raw, "time_budget", float, path, where, line),
         source=path,
         line=line or 0,
     )
@@ -228,6 +223,19 @@ def _string(
     if not isinstance(value, str) or not value.strip():
         raise SuiteError(path, f"{where}: field {key!r} must be a non-empty string", line=line)
     return value
+
+
+def _optional_positive(
+    raw: Mapping[str, Any],
+    key: str,
+    kind: type[int] | type[float],
+    path: Path,
+    where: str,
+    line: int | None,
+) -> Any:
+    if key not in raw:
+        return None
+    return _positive(raw[key], kind, path, f"{where} {key}", line)
 
 
 def _positive(

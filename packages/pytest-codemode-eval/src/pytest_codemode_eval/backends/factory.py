@@ -1,0 +1,15 @@
+"""Create the backend named by the options; model backends are imported only when chosen."""
+
+from __future__ import annotations
+
+from pytest_codemode_eval.generation import Backend
+from pytest_codemode_eval.options import CodemodeOptions
+
+
+def make_backend(options: CodemodeOptions) -> Backend:
+    if options.backend == "replay":
+        from pytest_codemode_eval.backends.replay import ReplayBackend
+
+        assert options.replay is not None  # checked when options were resolved
+        return ReplayBackend(options.replay)
+    raise NotImplementedError(f"backend {options.backend!r} is not available yet")

@@ -1,0 +1,106 @@
+"""Replay backend: score recorded outputs, so the whole pipeline runs with no model at all.
+
+File format, one JSON object per line:
+`{"id": "git-01", "output": "<raw model text>", "seconds": 5.1, "finish": "stop"}`
+with `seconds` and `finish` (stop | length | timeout) optional. `--codemode-record` writes the same.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from pytest_codemode_eval.errors import SuiteError
+from pytest_codemode_eval.generation import Generation, GenerationRequest
+
+REPLAY_FINISH = ("stop", "length", "timeout")
+
+
+class MissingReplay(Exception):
+    """The replay file has no output for a case that was selected to run."""
+
+
+def read_replay(path: Path) -> dict[str, Generation]:
+    """Load and check a replay file; each bad line is an error naming file, line and field."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SuiteError(path, f"cannot read replay file: {exc.strerror}") from exc
+    generations: dict[str, Generation] = {}
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except ValueError as exc:
+            raise SuiteError(path, f"not a JSON object ({exc.msg})", line=number) from exc
+        case_id, generation = _generation(record, path, number)
+        if case_id in generations:
+            raise SuiteError(path, f"case {case_id!r} appears twice", line=number)
+        generations[case_id] = generation
+    return generations
+
+
+def _generation(record: Any, path: Path, line: int) -> tuple[str, Generation]:
+    def fail(message: str) -> SuiteError:
+        return SuiteError(path, message, line=line)
+
+    if not isinstance(record, dict):
+        raise fail("expected a JSON object with 'id' and 'output'")
+    case_id, output = record.get("id"), record.get("output")
+    if not isinstance(case_id, str) or not case_id:
+        raise fail("field 'id' must be a non-empty string")
+    if not isinstance(output, str):
+        raise fail(f"case {case_id!r}: field 'output' must be a string")
+    seconds = record.get("seconds", 0.0)
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 0:
+        raise fail(f"case {case_id!r}: field 'seconds' must be a non-negative number")
+    finish = record.get("finish", "stop")
+    if finish not in REPLAY_FINISH:
+        raise fail(f"case {case_id!r}: field 'finish' must be one of {', '.join(REPLAY_FINISH)}")
+    return case_id, Generation(
+        output=output,
+        seconds=float(seconds),
+        finish=finish,
+        prompt_tokens=_optional_int(record.get("prompt_tokens")),
+        generated_tokens=_optional_int(record.get("generated_tokens")),
+    )
+
+
+def _optional_int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+class ReplayBackend:
+    """Serves each case the output recorded for it."""
+
+    name = "replay"
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.generations = read_replay(path)
+        self.sha256 = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+
+    def identity(self) -> dict[str, Any]:
+        return {"path": str(self.path), "name": self.path.name, "fingerprint": self.sha256}
+
+    def missing(self, case_ids: Iterable[str]) -> list[str]:
+        return [case_id for case_id in case_ids if case_id not in self.generations]
+
+    def generate(self, request: GenerationRequest) -> Generation:
+        generation = self.generations.get(request.case_id)
+        if generation is None:
+            raise MissingReplay(f"{self.path}: no recorded output for case {request.case_id!r}")
+        return generation
+
+    def close(self) -> None:
+        return None
+
+
+def record_line(case_id: str, generation: Mapping[str, Any]) -> str:
+    """One replay-format line; the inverse of `read_replay`."""
+    record = {"id": case_id, **generation}
+    return json.dumps(record, ensure_ascii=False)

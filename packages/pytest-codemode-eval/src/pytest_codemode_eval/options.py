@@ -1,0 +1,166 @@
+"""Command-line options, their ini twins, and their resolution into one frozen object.
+
+Precedence (as pytest-timeout): command line > environment (CODEMODE_*) > ini > default. Options
+are resolved once in pytest_configure and kept in `config.stash`; nothing re-reads raw strings.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+OPTIONS_KEY = pytest.StashKey["CodemodeOptions"]()
+BACKENDS = ("replay", "mlx", "openai")
+
+
+@dataclass(frozen=True)
+class Option:
+    name: str  # dest and ini name, e.g. codemode_backend
+    help: str
+    kind: str = "string"  # string | path | bool | float | int
+    choices: tuple[str, ...] = ()
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+    @property
+    def env(self) -> str:
+        return self.name.upper()
+
+
+OPTIONS = (
+    Option("codemode_backend", "where outputs come from", choices=BACKENDS),
+    Option("codemode_suite", "suite.toml of the suite (markers, baseline checks)", "path"),
+    Option("codemode_targets", "targets.toml with pre-registered targets and baseline", "path"),
+    Option(
+        "codemode_replay", "JSONL file of recorded outputs for --codemode-backend=replay", "path"
+    ),
+    Option("codemode_record", "write every case's raw output to this JSONL file", "path"),
+    Option("codemode_report", "write the markdown report to this file", "path"),
+    Option("codemode_results", "write all results as JSON to this file", "path"),
+    Option("codemode_gate", "exit status from the targets alone: 0 all met, 1 any missed", "bool"),
+    Option("codemode_time_budget", "seconds per case, overrides the suite (default 13.5)", "float"),
+    Option("codemode_max_tokens", "generated tokens per case, overrides the suite", "int"),
+    Option("codemode_model", "model directory or hub id for --codemode-backend=mlx", "string"),
+    Option("codemode_adapter", "unfused LoRA adapter directory for the mlx backend", "path"),
+    Option("codemode_temperature", "sampling temperature (default 0: greedy)", "float"),
+    Option("codemode_seed", "random seed for sampling", "int"),
+    Option("codemode_batch_size", "cases generated together by the mlx backend", "int"),
+    Option(
+        "codemode_base_url", "OpenAI-compatible server, e.g. http://127.0.0.1:8080/v1", "string"
+    ),
+    Option("codemode_api_model", "model name to request from the server", "string"),
+    Option("codemode_api_key", "API key for the server (or CODEMODE_API_KEY)", "string"),
+)
+
+
+@dataclass(frozen=True)
+class CodemodeOptions:
+    backend: str | None = None
+    suite: Path | None = None
+    targets: Path | None = None
+    replay: Path | None = None
+    record: Path | None = None
+    report: Path | None = None
+    results: Path | None = None
+    gate: bool = False
+    time_budget: float | None = None
+    max_tokens: int | None = None
+    model: str | None = None
+    adapter: Path | None = None
+    temperature: float = 0.0
+    seed: int | None = None
+    batch_size: int = 1
+    base_url: str | None = None
+    api_model: str | None = None
+    api_key: str | None = None
+
+
+def add_options(parser: pytest.Parser) -> None:
+    group = parser.getgroup("codemode", "Code Mode evaluation")
+    for option in OPTIONS:
+        if option.kind == "bool":
+            group.addoption(
+                option.flag, action="store_true", default=None, dest=option.name, help=option.help
+            )
+        else:
+            group.addoption(
+                option.flag, dest=option.name, default=None, help=option.help, metavar="VALUE"
+            )
+        ini_type = "bool" if option.kind == "bool" else "string"
+        parser.addini(option.name, option.help, type=ini_type, default=None)
+
+
+def resolve_options(config: pytest.Config) -> CodemodeOptions:
+    """Read every option once, convert it, and fail with a UsageError that names the source."""
+    values: dict[str, Any] = {}
+    ini_base = config.inipath.parent if config.inipath else config.rootpath
+    for option in OPTIONS:
+        raw, source, base = _raw_value(config, option, ini_base)
+        if raw is None:
+            continue
+        values[option.name.removeprefix("codemode_")] = _convert(option, raw, source, base)
+    if "temperature" in values and values["temperature"] < 0:
+        raise pytest.UsageError("--codemode-temperature must be >= 0")
+    if "batch_size" in values and values["batch_size"] < 1:
+        raise pytest.UsageError("--codemode-batch-size must be >= 1")
+    options = CodemodeOptions(**values)
+    _check_combination(options)
+    return options
+
+
+def _raw_value(config: pytest.Config, option: Option, ini_base: Path) -> tuple[Any, str, Path]:
+    cli = config.getoption(option.name)
+    if cli is not None:
+        return cli, option.flag, config.invocation_params.dir
+    if option.env in os.environ:
+        return os.environ[option.env], f"${option.env}", config.invocation_params.dir
+    ini = config.getini(option.name)
+    if ini not in (None, "", []):
+        return ini, f"ini {option.name}", ini_base
+    return None, "", ini_base
+
+
+def _convert(option: Option, raw: Any, source: str, base: Path) -> Any:
+    if option.kind == "bool":
+        if isinstance(raw, bool):
+            return raw
+        return str(raw).strip().lower() in {"1", "true", "yes", "on"}
+    text = str(raw).strip()
+    if option.choices and text not in option.choices:
+        raise pytest.UsageError(f"{source}: {text!r} is not one of {', '.join(option.choices)}")
+    if option.kind == "path":
+        return (base / Path(text).expanduser()).resolve()
+    if option.kind in {"int", "float"}:
+        try:
+            number = int(text) if option.kind == "int" else float(text)
+        except ValueError:
+            raise pytest.UsageError(f"{source}: expected a number, got {text!r}") from None
+        if option.name in {"codemode_time_budget", "codemode_max_tokens"} and number <= 0:
+            raise pytest.UsageError(f"{source}: must be positive, got {text!r}")
+        return number
+    return text
+
+
+def _check_combination(options: CodemodeOptions) -> None:
+    if options.backend == "replay" and options.replay is None:
+        raise pytest.UsageError("--codemode-replay FILE is required with --codemode-backend=replay")
+    if options.backend == "replay" and options.replay and not options.replay.is_file():
+        raise pytest.UsageError(f"--codemode-replay: file not found: {options.replay}")
+    if options.backend == "mlx" and not options.model:
+        raise pytest.UsageError("--codemode-model PATH is required with --codemode-backend=mlx")
+    if options.backend == "openai" and not options.base_url:
+        raise pytest.UsageError(
+            "--codemode-base-url URL is required with --codemode-backend=openai"
+        )
+    if options.targets is not None and not options.targets.is_file():
+        raise pytest.UsageError(f"targets file not found: {options.targets}")
+
+
+def option_names() -> list[str]:
+    return [f.name for f in fields(CodemodeOptions)]

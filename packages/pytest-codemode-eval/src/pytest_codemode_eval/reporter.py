@@ -1,0 +1,151 @@
+"""Controller-only reporter: gathers results from (worker) reports, summarises once, writes files.
+
+Registered only where `not hasattr(config, "workerinput")`, like pytest's junitxml, so a run with
+`-n 2` produces exactly the files a serial run does.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_codemode_eval.aggregate import CaseResult, Summary, summarize
+from pytest_codemode_eval.backends.replay import record_line
+from pytest_codemode_eval.errors import SuiteError
+from pytest_codemode_eval.gate import gate_exit_status, gate_misses
+from pytest_codemode_eval.options import CodemodeOptions
+from pytest_codemode_eval.report import render_json, render_markdown, render_terminal
+from pytest_codemode_eval.targets import Targets, load_targets
+
+CASE_ATTRIBUTE = "codemode_case"
+RESULT_ATTRIBUTE = "codemode_result"
+IDENTITY_ATTRIBUTE = "codemode_identity"
+POSITION_ATTRIBUTE = "codemode_position"
+_KEEP_EXIT = {
+    pytest.ExitCode.INTERRUPTED,
+    pytest.ExitCode.INTERNAL_ERROR,
+    pytest.ExitCode.USAGE_ERROR,
+}
+
+
+class EvalReporter:
+    def __init__(self, config: pytest.Config, options: CodemodeOptions) -> None:
+        self.config = config
+        self.options = options
+        self.results: dict[str, tuple[int, CaseResult]] = {}
+        self.identities: list[dict[str, Any]] = []
+        self.ran: dict[str, int] = {}  # every case that reported, with its suite position
+        self.summary: Summary | None = None
+        self.started = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        case_id = getattr(report, CASE_ATTRIBUTE, None)
+        position = getattr(report, POSITION_ATTRIBUTE, 0)
+        if isinstance(case_id, str):
+            self.ran.setdefault(case_id, position)
+        result = getattr(report, RESULT_ATTRIBUTE, None)
+        if report.when != "call" or not isinstance(result, dict):
+            return
+        self.results[result["id"]] = (position, CaseResult.from_dict(result))
+        identity = getattr(report, IDENTITY_ATTRIBUTE, None)
+        if isinstance(identity, dict) and identity not in self.identities:
+            self.identities.append(identity)
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        if not self.ran:
+            return
+        self.summary = self._summarize()
+        self._write_files(self.summary)
+        if self.options.gate and exitstatus not in _KEEP_EXIT:
+            session.exitstatus = gate_exit_status(self.summary)
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if self.summary is None:
+            return
+        terminalreporter.write_sep("=", "codemode eval")
+        terminalreporter.write_line(render_terminal(self.summary))
+        if self.options.gate:
+            for miss in gate_misses(self.summary):
+                terminalreporter.write_line(miss.line(), red=True)
+            for case_id in self.summary.missing:
+                terminalreporter.write_line(
+                    f"codemode gate: case {case_id} produced no result", red=True
+                )
+
+    def _summarize(self) -> Summary:
+        ordered = sorted(self.results.values(), key=lambda pair: pair[0])
+        identity = dict(self.identities[0]) if self.identities else {}
+        warnings = []
+        if len(self.identities) > 1:
+            warnings.append(
+                "workers measured different models or suites: results are not comparable"
+            )
+        targets = self._targets(identity)
+        warnings += _baseline_warnings(targets, identity)
+        identity.update(started=self.started, warnings=warnings)
+        order = [case_id for case_id, _ in sorted(self.ran.items(), key=lambda pair: pair[1])]
+        return summarize(
+            [r for _, r in ordered], identity.get("categories", []), targets, order, identity
+        )
+
+    def _targets(self, identity: dict[str, Any]) -> Targets:
+        path = self.options.targets
+        if path is None and identity.get("suite_path"):
+            beside = Path(identity["suite_path"]).parent / "targets.toml"
+            path = beside if beside.is_file() else None
+        if path is None:
+            return Targets()
+        try:
+            return load_targets(path, identity.get("categories", []))
+        except SuiteError as exc:
+            raise pytest.UsageError(str(exc)) from exc
+
+    def _write_files(self, summary: Summary) -> None:
+        markdown = render_markdown(summary)
+        if self.options.report:
+            _write(self.options.report, markdown)
+        if self.options.results:
+            _write(self.options.results, render_json(summary))
+        if self.options.record:
+            lines = [record_line(c.id, _record_fields(c)) for c in summary.cases]
+            _write(self.options.record, "\n".join(lines) + "\n")
+        step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
+        if step_summary:
+            with open(step_summary, "a", encoding="utf-8") as handle:
+                handle.write(markdown)
+
+
+def _record_fields(case: CaseResult) -> dict[str, Any]:
+    fields: dict[str, Any] = {"output": case.output, "seconds": case.seconds}
+    if case.finish in ("stop", "length", "timeout"):
+        fields["finish"] = case.finish
+    if case.prompt_tokens is not None:
+        fields["prompt_tokens"] = case.prompt_tokens
+    if case.generated_tokens is not None:
+        fields["generated_tokens"] = case.generated_tokens
+    return fields
+
+
+def _baseline_warnings(targets: Targets, identity: dict[str, Any]) -> list[str]:
+    baseline = targets.baseline
+    if baseline is None:
+        return []
+    found = []
+    for key, label in (("suite_hash", "suite"), ("renderer_hash", "prompt renderer")):
+        recorded = getattr(baseline, key)
+        if recorded and identity.get(key) and recorded != identity[key]:
+            found.append(
+                f"baseline {baseline.name} was measured with a different {label} "
+                f"({recorded} vs {identity[key]}): the comparison is not like for like"
+            )
+    return found
+
+
+def _write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
