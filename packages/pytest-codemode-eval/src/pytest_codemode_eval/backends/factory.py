@@ -12,4 +12,15 @@ def make_backend(options: CodemodeOptions) -> Backend:
 
         assert options.replay is not None  # checked when options were resolved
         return ReplayBackend(options.replay)
+    if options.backend == "mlx":
+        from pytest_codemode_eval.backends.mlx import MlxBackend
+
+        assert options.model is not None
+        return MlxBackend(
+            options.model,
+            adapter=options.adapter,
+            temperature=options.temperature,
+            seed=options.seed,
+            batch_size=options.batch_size,
+        )
     raise NotImplementedError(f"backend {options.backend!r} is not available yet")

@@ -1,0 +1,226 @@
+"""In-process mlx-lm backend: the model is loaded once per process and every case reuses the KV
+cache of the shared prefix (system prompt + tool stubs).
+
+The only plugin module that imports mlx. Budgets are enforced here, between streamed tokens: a
+case that runs out of time becomes a `timeout` generation and the session carries on. Generation
+also stops at the end of the first complete tool call, since nothing after it is scored.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from pytest_codemode_eval.blas import use_fast_blas
+from pytest_codemode_eval.generation import Generation, GenerationRequest
+from pytest_codemode_eval.identity import model_identity
+from pytest_codemode_eval.parse import TOOL_CALL_CLOSE
+
+_BLAS = use_fast_blas()  # must run before mlx is imported
+
+import mlx.core as mx  # noqa: E402
+import mlx_lm  # noqa: E402
+from mlx_lm.generate import BatchGenerator, StopSequences, stream_generate  # noqa: E402
+from mlx_lm.models.cache import make_prompt_cache  # noqa: E402
+from mlx_lm.sample_utils import make_sampler  # noqa: E402
+
+
+class ModelNotFound(Exception):
+    """A --codemode-model that is neither a local folder nor loadable as a hub id."""
+
+
+def resolve_model_path(requested: str) -> Path:
+    """A local folder as given, or a hub id resolved through mlx-lm's own download cache."""
+    path = Path(requested).expanduser()
+    if path.is_dir():
+        if not (path / "config.json").is_file():
+            raise ModelNotFound(f"{path}: not a model folder (no config.json)")
+        return path
+    if path.exists() or requested.startswith((".", "/", "~")) or requested.count("/") != 1:
+        raise ModelNotFound(f"model folder not found: {requested}")
+    from mlx_lm.utils import hf_repo_to_path  # a hub id such as mlx-community/Qwen3-8B-5bit
+
+    try:
+        return Path(hf_repo_to_path(requested))
+    except Exception as exc:
+        raise ModelNotFound(f"cannot resolve {requested!r} as a hub model: {exc}") from exc
+
+
+class MlxBackend:
+    name = "mlx"
+
+    def __init__(
+        self,
+        model: str,
+        adapter: Path | None = None,
+        temperature: float = 0.0,
+        seed: int | None = None,
+        batch_size: int = 1,
+        prefix_cache: bool = True,
+    ) -> None:
+        self.model_path = resolve_model_path(model)
+        if adapter is not None and not (adapter / "adapters.safetensors").is_file():
+            raise ModelNotFound(f"{adapter}: not an adapter folder (no adapters.safetensors)")
+        self.adapter = adapter
+        self.requested = model
+        self.temperature = temperature
+        self.seed = seed
+        self.batch_size = batch_size
+        self.prefix_cache = prefix_cache
+        self.model, self.tokenizer = mlx_lm.load(
+            str(self.model_path), adapter_path=str(adapter) if adapter else None
+        )
+        self._prefix_ids: list[int] = []
+        self._prefix_cache: list[Any] | None = None
+        self._close_ids = self.tokenizer.encode(TOOL_CALL_CLOSE, add_special_tokens=False)
+
+    def identity(self) -> dict[str, Any]:
+        identity = model_identity(self.model_path, self.adapter, self.requested)
+        identity.update(
+            mlx=mx.__version__,
+            mlx_lm=mlx_lm.__version__,
+            blas=_BLAS or "reference",
+            settings={
+                "temperature": self.temperature,
+                "seed": self.seed,
+                "batch_size": self.batch_size,
+                "enable_thinking": False,
+                "prefix_cache": self.prefix_cache,
+            },
+        )
+        return identity
+
+    def prompt_ids(self, request: GenerationRequest) -> list[int]:
+        """The chat rendered by the model's own template, thinking disabled where supported."""
+        ids = self.tokenizer.apply_chat_template(
+            list(request.messages),
+            tools=list(request.tools) or None,
+            add_generation_prompt=True,
+            enable_thinking=False,
+            tokenize=True,
+        )
+        return list(ids["input_ids"] if isinstance(ids, dict) else ids)
+
+    def cached_prefix(self, ids: Sequence[int]) -> tuple[list[Any], list[int]]:
+        """A private copy of the shared-prefix KV cache and the tokens still to process."""
+        if self._prefix_cache is None or list(ids[: len(self._prefix_ids)]) != self._prefix_ids:
+            return make_prompt_cache(self.model), list(ids)
+        return copy.deepcopy(self._prefix_cache), list(ids[len(self._prefix_ids) :])
+
+    def warm_prefix(self, prompts: Sequence[Sequence[int]]) -> None:
+        """Prefill the longest common token prefix of the prompts once (ids, not text: BPE
+        merges at the boundary can differ from rendering the prefix alone)."""
+        if len(prompts) < 2 and self._prefix_cache is not None:
+            return
+        common = list(prompts[0])
+        for ids in prompts[1:]:
+            n = next((i for i, (a, b) in enumerate(zip(common, ids, strict=False)) if a != b), None)
+            common = common[: n if n is not None else min(len(common), len(ids))]
+        common = common[: min(len(p) for p in prompts) - 1]  # every case keeps >= 1 token
+        if len(common) < 2 or common == self._prefix_ids:
+            return
+        cache = make_prompt_cache(self.model)
+        self.model(mx.array(common)[None], cache=cache)
+        mx.eval([c.state for c in cache])
+        self._prefix_ids, self._prefix_cache = common, cache
+
+    def _sampler(self) -> Any:
+        if self.seed is not None:
+            mx.random.seed(self.seed)
+        return make_sampler(temp=self.temperature)
+
+    def generate(self, request: GenerationRequest) -> Generation:
+        started = time.perf_counter()
+        ids = self.prompt_ids(request)
+        if self.prefix_cache and self._prefix_cache is None:
+            self.warm_prefix([ids, self.prompt_ids(_probe(request))])
+        cache, rest = self.cached_prefix(ids)
+        text, finish, generated = "", "length", 0
+        for response in stream_generate(
+            self.model, self.tokenizer, rest, max_tokens=request.max_tokens,
+            sampler=self._sampler(), prompt_cache=cache,
+        ):  # fmt: skip
+            text += response.text
+            generated = response.generation_tokens
+            if TOOL_CALL_CLOSE in text:
+                text, finish = text[: text.index(TOOL_CALL_CLOSE) + len(TOOL_CALL_CLOSE)], "stop"
+                break
+            if response.finish_reason is not None:
+                finish = response.finish_reason
+                break
+            if time.perf_counter() - started > request.time_budget:
+                finish = "timeout"
+                break
+        return Generation(
+            output=text,
+            seconds=time.perf_counter() - started,
+            finish="stop" if finish == "stop" else finish,  # type: ignore[arg-type]
+            prompt_tokens=len(ids),
+            generated_tokens=generated,
+        )
+
+    def generate_many(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
+        """Generate several cases together (continuous batching), each from a private copy of
+        the prefix cache, with its own token budget, time budget and stop at `</tool_call>`."""
+        started = time.perf_counter()
+        prompts = [self.prompt_ids(request) for request in requests]
+        if self.prefix_cache:
+            self.warm_prefix(
+                prompts if len(prompts) > 1 else [prompts[0], self.prompt_ids(_probe(requests[0]))]
+            )
+        caches, rests = zip(*(self.cached_prefix(ids) for ids in prompts), strict=True)
+        stops = StopSequences([[t] for t in self.tokenizer.eos_token_ids] + [self._close_ids])
+        generator = BatchGenerator(self.model, sampler=self._sampler())
+        uids = generator.insert(
+            list(rests), [r.max_tokens for r in requests], caches=list(caches),
+            stop_sequences=[stops] * len(requests),
+        )  # fmt: skip
+        by_uid = dict(zip(uids, range(len(requests)), strict=True))
+        tokens: dict[int, list[int]] = {uid: [] for uid in uids}
+        finished: dict[int, tuple[str, float]] = {}
+        try:
+            while len(finished) < len(uids) and (responses := generator.next_generated()):
+                now = time.perf_counter() - started
+                for response in responses:
+                    tokens[response.uid].append(response.token)
+                    if response.finish_reason is not None:
+                        finished[response.uid] = (response.finish_reason, now)
+                late = [
+                    u for u in uids if u not in finished and now > requests[by_uid[u]].time_budget
+                ]
+                if late:
+                    generator.remove(late)
+                    finished.update({u: ("timeout", now) for u in late})
+        finally:
+            generator.close()
+        return [
+            self._batched_generation(
+                tokens[uid], *finished.get(uid, ("length", 0.0)), len(prompts[i])
+            )
+            for uid, i in by_uid.items()
+        ]
+
+    def _batched_generation(
+        self, ids: list[int], finish: str, seconds: float, prompt_tokens: int
+    ) -> Generation:
+        if finish == "stop" and ids and ids[-1] in self.tokenizer.eos_token_ids:
+            ids = ids[:-1]  # EOS is not text; a closing </tool_call> is kept
+        text = self.tokenizer.decode(ids)
+        if TOOL_CALL_CLOSE in text:
+            text = text[: text.index(TOOL_CALL_CLOSE) + len(TOOL_CALL_CLOSE)]
+        return Generation(
+            text, seconds, finish, prompt_tokens=prompt_tokens, generated_tokens=len(ids)
+        )  # type: ignore[arg-type]
+
+    def close(self) -> None:
+        self._prefix_cache = None
+
+
+def _probe(request: GenerationRequest) -> GenerationRequest:
+    """The same chat with another user turn, to find where the shared prefix ends."""
+    messages = [dict(m) for m in request.messages]
+    messages[-1]["content"] = "x" if messages[-1].get("content") != "x" else "y"
+    return GenerationRequest("__probe__", messages, request.tools, 1, 1.0)
