@@ -1,0 +1,134 @@
+"""The in-process mlx backend on an offline model built by the trainer (no download).
+
+A freshly initialised model greedily repeats one token, which would make "outputs are identical"
+checks vacuous, so the fixture sharpens the random weights until every case gets its own
+distinct greedy output.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pytest_codemode_eval.evaluate import Budgets, build_request
+from pytest_codemode_eval.generation import GenerationRequest
+from pytest_codemode_eval.prompt import render_system_prompt
+from pytest_codemode_eval.suite import Suite, load_suite
+
+mlx_backend = pytest.importorskip("pytest_codemode_eval.backends.mlx")
+init_model = pytest.importorskip("codemode_trainer.init_model")
+
+SUITE_FILE = Path(__file__).resolve().parents[3] / "evalsuite" / "suite.toml"
+
+
+@pytest.fixture(scope="module")
+def suite() -> Suite:
+    return load_suite(SUITE_FILE)
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory: pytest.TempPathFactory, suite: Suite) -> Path:
+    import mlx.core as mx
+
+    out = tmp_path_factory.mktemp("models") / "tiny-sharp"
+    corpus = [render_system_prompt(suite.catalog), *(case.prompt for case in suite.cases)]
+    init_model.init_model(out, "tiny", corpus=corpus, seed=3)
+    weights = mx.load(str(out / "model.safetensors"))
+    sharpened = {k: v if "norm" in k else v * 6 for k, v in weights.items()}
+    mx.save_safetensors(str(out / "model.safetensors"), sharpened)
+    return out
+
+
+@pytest.fixture(scope="module")
+def requests(suite: Suite) -> list[GenerationRequest]:
+    return [build_request(case, suite, Budgets(max_tokens=24)) for case in suite.cases[:8]]
+
+
+def test_greedy_outputs_differ_between_cases(
+    model_dir: Path, requests: list[GenerationRequest]
+) -> None:
+    backend = mlx_backend.MlxBackend(str(model_dir))
+    outputs = [backend.generate(request).output for request in requests]
+    assert len(set(outputs)) >= len(outputs) - 2, "fixture model too flat for identity checks"
+
+
+def test_prefix_cache_gives_the_same_outputs_as_no_cache(
+    model_dir: Path, requests: list[GenerationRequest]
+) -> None:
+    cached = mlx_backend.MlxBackend(str(model_dir))
+    uncached = mlx_backend.MlxBackend(str(model_dir), prefix_cache=False)
+    with_cache = [cached.generate(request) for request in requests]
+    without = [uncached.generate(request) for request in requests]
+    assert [g.output for g in with_cache] == [g.output for g in without]
+    assert len(cached._prefix_ids) > 500  # the system prompt and tool stubs really are cached
+    assert [g.prompt_tokens for g in with_cache] == [g.prompt_tokens for g in without]
+
+
+def test_sampling_with_a_seed_is_reproducible_and_cache_independent(
+    model_dir: Path, requests: list[GenerationRequest]
+) -> None:
+    a = mlx_backend.MlxBackend(str(model_dir), temperature=1.0, seed=11)
+    b = mlx_backend.MlxBackend(str(model_dir), temperature=1.0, seed=11, prefix_cache=False)
+    assert [a.generate(r).output for r in requests] == [b.generate(r).output for r in requests]
+
+
+def test_batched_greedy_outputs_equal_one_by_one(
+    model_dir: Path, requests: list[GenerationRequest]
+) -> None:
+    backend = mlx_backend.MlxBackend(str(model_dir))
+    one_by_one = [backend.generate(request) for request in requests]
+    batched = backend.generate_many(requests)
+    assert [g.output for g in batched] == [g.output for g in one_by_one]
+    assert [g.finish for g in batched] == [g.finish for g in one_by_one]
+    assert [g.generated_tokens for g in batched] == [g.generated_tokens for g in one_by_one]
+    assert "length" in {g.finish for g in batched}
+
+
+def test_token_budget_and_time_budget_become_finish_reasons(model_dir: Path, suite: Suite) -> None:
+    backend = mlx_backend.MlxBackend(str(model_dir))
+    long_runners = [
+        case
+        for case in suite.cases[:8]
+        if backend.generate(build_request(case, suite, Budgets(max_tokens=24))).finish == "length"
+    ]
+    case = long_runners[0]
+    short = backend.generate(build_request(case, suite, Budgets(max_tokens=5)))
+    assert (short.finish, short.generated_tokens) == ("length", 5)
+    hurried = backend.generate(
+        build_request(case, suite, Budgets(max_tokens=400, time_budget=1e-6))
+    )
+    assert hurried.finish == "timeout"
+    assert hurried.generated_tokens is not None and hurried.generated_tokens < 400
+    batched = backend.generate_many([build_request(case, suite, Budgets(400, 1e-6))])
+    assert batched[0].finish == "timeout"
+
+
+def test_identity_names_the_files_measured(model_dir: Path) -> None:
+    identity = mlx_backend.MlxBackend(str(model_dir)).identity()
+    assert identity["path"] == str(model_dir.resolve())
+    assert len(identity["fingerprint"]) == 16
+    assert identity["mlx"] and identity["mlx_lm"]
+    assert identity["settings"]["temperature"] == 0.0
+
+
+def test_identity_fingerprint_changes_with_the_weights(model_dir: Path, tmp_path: Path) -> None:
+    import shutil
+
+    from pytest_codemode_eval.identity import fingerprint_directory
+
+    copy = tmp_path / "copy"
+    shutil.copytree(model_dir, copy)
+    assert fingerprint_directory(copy) == fingerprint_directory(model_dir)
+    (copy / "model.safetensors").write_bytes(
+        (copy / "model.safetensors").read_bytes()[:-4] + b"\0\0\0\0"
+    )
+    assert fingerprint_directory(copy) != fingerprint_directory(model_dir)
+
+
+def test_missing_model_folder_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(mlx_backend.ModelNotFound, match="model folder not found"):
+        mlx_backend.MlxBackend(str(tmp_path / "nope"))
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(mlx_backend.ModelNotFound, match="no config.json"):
+        mlx_backend.MlxBackend(str(tmp_path / "empty"))
