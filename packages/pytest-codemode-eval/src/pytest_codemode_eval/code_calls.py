@@ -83,7 +83,7 @@ class _CallCollector(ast.NodeVisitor):
 
 
 def literal_value(node: ast.expr) -> Any:
-    """The value of a literal expression (incl. an f-string without placeholders), else Unresolved."""
+    """The value of a literal expression (an f-string without placeholders too), else Unresolved."""
     if isinstance(node, ast.JoinedStr) and all(isinstance(v, ast.Constant) for v in node.values):
         return "".join(str(v.value) for v in node.values if isinstance(v, ast.Constant))
     try:
@@ -93,7 +93,7 @@ def literal_value(node: ast.expr) -> Any:
 
 
 def _constants(tree: ast.Module) -> dict[str, Any]:
-    """Names bound exactly once, by a top-level literal assignment such as `path = "src/app.py"`."""
+    """Names bound once, by a top-level literal assignment: `path = "a.py"` or `n: int = 5`."""
     stores: dict[str, int] = {}
     for node in ast.walk(tree):
         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store | ast.Del):
@@ -101,11 +101,15 @@ def _constants(tree: ast.Module) -> dict[str, Any]:
     constants: dict[str, Any] = {}
     for statement in tree.body:
         if isinstance(statement, ast.Assign) and len(statement.targets) == 1:
-            target = statement.targets[0]
-            if isinstance(target, ast.Name) and stores.get(target.id) == 1:
-                value = literal_value(statement.value)
-                if not isinstance(value, Unresolved):
-                    constants[target.id] = value
+            target, value_node = statement.targets[0], statement.value
+        elif isinstance(statement, ast.AnnAssign) and statement.value is not None:
+            target, value_node = statement.target, statement.value
+        else:
+            continue
+        if isinstance(target, ast.Name) and stores.get(target.id) == 1:
+            value = literal_value(value_node)
+            if not isinstance(value, Unresolved):
+                constants[target.id] = value
     return constants
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -53,11 +53,14 @@ class Parsed:
 
 
 def parse_output(text: object, openai_tool_calls: Sequence[object] = ()) -> Parsed:
-    """Split an output into think/prose/calls; server-parsed calls are used only if the text has none."""
+    """Split an output into think/prose/calls; server-parsed calls count only if the text has none.
+
+    Never raises, whatever `text` and `openai_tool_calls` are.
+    """
     try:
         parsed = _parse_text(text if isinstance(text, str) else "")
         if not parsed.calls and openai_tool_calls:
-            calls = tuple(_openai_call(item) for item in openai_tool_calls)
+            calls = _openai_calls(openai_tool_calls)
             parsed = Parsed(parsed.think, parsed.prose, calls, parsed.problems)
         return parsed
     except Exception as exc:  # a parser bug must not end the session; tests assert it never happens
@@ -88,6 +91,24 @@ def _parse_text(text: str) -> Parsed:
 
 
 def _split_think(text: str) -> tuple[str | None, str, list[str]]:
+    """Separate the think text from the answer; nothing in any think block is part of the answer."""
+    think, rest, problems = _split_first_think(text)
+    parts = [think] if think else []
+    while (open_at := rest.find(THINK_OPEN)) >= 0:  # a later think block is thinking too
+        close_at = rest.find(THINK_CLOSE, open_at)
+        end = len(rest) if close_at < 0 else close_at
+        parts.append(rest[open_at + len(THINK_OPEN) : end].strip())
+        if close_at < 0:
+            problems.append("think block never closed")
+            rest = rest[:open_at]
+            break
+        rest = rest[:open_at] + rest[close_at + len(THINK_CLOSE) :]
+    if think is None and not parts:
+        return None, rest, problems
+    return "\n\n".join(part for part in parts if part), rest, problems
+
+
+def _split_first_think(text: str) -> tuple[str | None, str, list[str]]:
     """Separate the first think block; a `</think>` with no opener means the prompt opened it."""
     open_at = text.find(THINK_OPEN)
     close_at = text.find(THINK_CLOSE)
@@ -169,6 +190,14 @@ def _strip_one_newline(value: str) -> str:
     if value.endswith("\n"):
         value = value[:-1]
     return value
+
+
+def _openai_calls(items: object) -> tuple[ToolCall, ...]:
+    if isinstance(items, Mapping):
+        items = [items]  # one call object instead of a list of them
+    if isinstance(items, str | bytes) or not isinstance(items, Iterable):
+        return (ToolCall("", {}, "openai", True, "tool_calls is not a list"),)
+    return tuple(_openai_call(item) for item in items)
 
 
 def _openai_call(item: object) -> ToolCall:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from pytest_codemode_eval.arguments import check_arguments
 from pytest_codemode_eval.catalog import Catalog
@@ -67,6 +67,17 @@ class _Unscorable(Exception):
 
 
 def score_case(case: Case, catalog: Catalog, generation: Generation, parsed: Parsed) -> Score:
+    score = _score_case(case, catalog, generation, parsed)
+    return replace(score, note=one_line(score.note))
+
+
+def one_line(note: str, limit: int = 300) -> str:
+    """A note is one line: it quotes model output and backend errors, which may span lines."""
+    text = " ".join(part.strip() for part in note.splitlines() if part.strip())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def _score_case(case: Case, catalog: Catalog, generation: Generation, parsed: Parsed) -> Score:
     if generation.finish == "error":
         return Score(
             0.0, Verdict.ERROR, f"Generation failed: {generation.error or 'unknown error'}"
@@ -154,8 +165,12 @@ def _score_invocations(case: Case, catalog: Catalog, invocations: list[Invocatio
             round(fraction * factor * 0.5, 4), Verdict.BAD_ARGUMENTS, "; ".join(problems), called
         )
     if fraction < 1.0:
-        missing = [tool for tool in case.expected if tool not in {called[i] for i in matched}]
-        note = f"Chain {len(matched)}/{len(case.expected)}, missing {', '.join(missing)}"
+        hit = {called[i] for i in matched}
+        missing = [tool for tool in case.expected if tool not in hit and tool not in called]
+        late = [tool for tool in case.expected if tool not in hit and tool in called]
+        parts = [f"missing {', '.join(missing)}"] if missing else []
+        parts += [f"out of order {', '.join(late)}"] if late else []
+        note = f"Chain {len(matched)}/{len(case.expected)}, {'; '.join(parts)}"
         note += "" if wrapped else ", direct calls"
         return Score(round(fraction * factor, 4), Verdict.PARTIAL_CHAIN, note, called)
     if wrapped:
