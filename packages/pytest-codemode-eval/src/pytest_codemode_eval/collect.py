@@ -13,11 +13,14 @@ import pytest
 
 from pytest_codemode_eval.aggregate import CaseResult
 from pytest_codemode_eval.errors import SuiteError
-from pytest_codemode_eval.suite import Case, Suite, load_suite
+from pytest_codemode_eval.options import OPTIONS_KEY
 from pytest_codemode_eval.session import runner_for
+from pytest_codemode_eval.suite import Case, Suite, load_suite
+from pytest_codemode_eval.targets import find_targets, load_targets
 
 SUITE_FILE = "suite.toml"
 SUITES_KEY = pytest.StashKey[dict[Path, Suite | SuiteError]]()
+REPORTED_KEY = pytest.StashKey[set[Path]]()  # files whose suite error was already shown
 TIMEOUT_BACKSTOP_SECONDS = 120.0  # pytest-timeout only catches a backend that ignores its budget
 
 
@@ -36,7 +39,7 @@ def suite_for(config: pytest.Config, case_file: Path) -> Suite:
     cache = config.stash.setdefault(SUITES_KEY, {})
     if suite_file not in cache:
         try:
-            cache[suite_file] = load_suite(suite_file)
+            cache[suite_file] = _load_checked(config, suite_file)
         except SuiteError as exc:
             cache[suite_file] = exc
     loaded = cache[suite_file]
@@ -45,14 +48,36 @@ def suite_for(config: pytest.Config, case_file: Path) -> Suite:
     return loaded
 
 
+def _load_checked(config: pytest.Config, suite_file: Path) -> Suite:
+    """Load the suite and check its targets file now, so a bad one stops the run before any case."""
+    suite = load_suite(suite_file)
+    options = config.stash.get(OPTIONS_KEY, None)
+    targets = find_targets(options.targets if options else None, suite.path)
+    if targets is not None:
+        load_targets(targets, suite.categories)
+    return suite
+
+
+def register_marker(config: pytest.Config, name: str, description: str) -> None:
+    """Declare a category marker once (strict markers accept it; `--markers` lists it)."""
+    if not any(line.split(":", 1)[0].strip() == name for line in config.getini("markers")):
+        config.addinivalue_line("markers", f"{name}: {description}")
+
+
 class CaseFile(pytest.File):
     def collect(self) -> list[CaseItem]:
-        suite = suite_for(self.config, self.path)
+        try:
+            suite = suite_for(self.config, self.path)
+        except SuiteError as exc:
+            # One broken suite is one error, shown by the first of its case files to be collected.
+            reported = self.config.stash.setdefault(REPORTED_KEY, set())
+            if exc.path in reported:
+                return []
+            reported.add(exc.path)
+            raise
         items = []
         for case in suite.cases_in(self.path):
-            self.config.addinivalue_line(
-                "markers", f"{case.category}: {suite.categories[case.category]}"
-            )
+            register_marker(self.config, case.category, suite.categories[case.category])
             item = CaseItem.from_parent(self, name=case.id, case=case, suite=suite)
             item.add_marker(case.category)
             item.add_marker(pytest.mark.timeout(_backstop(case, suite)))
@@ -99,6 +124,8 @@ class CaseItem(pytest.Item):
             return f"score {result.score:.2f} [{result.verdict}] {result.note}\noutput: {output!r}"
         if excinfo.errisinstance((SuiteError, LookupError)) and not excinfo.errisinstance(KeyError):
             return str(excinfo.value)
+        if excinfo.errisinstance(pytest.UsageError):  # e.g. no backend chosen: a message, not a bug
+            return f"ERROR: {excinfo.value}"
         from pytest_codemode_eval.backends.replay import MissingReplay
 
         if isinstance(excinfo.value, MissingReplay):

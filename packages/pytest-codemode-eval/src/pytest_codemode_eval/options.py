@@ -92,8 +92,10 @@ def add_options(parser: pytest.Parser) -> None:
             group.addoption(
                 option.flag, dest=option.name, default=None, help=option.help, metavar="VALUE"
             )
-        ini_type = "bool" if option.kind == "bool" else "string"
-        parser.addini(option.name, option.help, type=ini_type, default=None)
+        if option.kind == "bool":
+            parser.addini(option.name, option.help, type="bool", default=None)
+        else:
+            parser.addini(option.name, option.help, type="string", default=None)
 
 
 def resolve_options(config: pytest.Config) -> CodemodeOptions:
@@ -152,6 +154,8 @@ def _check_combination(options: CodemodeOptions) -> None:
         raise pytest.UsageError("--codemode-replay FILE is required with --codemode-backend=replay")
     if options.backend == "replay" and options.replay and not options.replay.is_file():
         raise pytest.UsageError(f"--codemode-replay: file not found: {options.replay}")
+    if options.backend == "replay" and options.replay:
+        _check_replay(options.replay)
     if options.backend == "mlx" and not options.model:
         raise pytest.UsageError("--codemode-model PATH is required with --codemode-backend=mlx")
     if options.backend == "openai" and not options.base_url:
@@ -160,6 +164,17 @@ def _check_combination(options: CodemodeOptions) -> None:
         )
     if options.targets is not None and not options.targets.is_file():
         raise pytest.UsageError(f"targets file not found: {options.targets}")
+
+
+def _check_replay(path: Path) -> None:
+    """A bad replay line spoils every case: one usage error now, not the same failure per case."""
+    from pytest_codemode_eval.backends.replay import read_replay
+    from pytest_codemode_eval.errors import SuiteError
+
+    try:
+        read_replay(path)
+    except SuiteError as exc:
+        raise pytest.UsageError(f"--codemode-replay: {exc}") from None
 
 
 def option_names() -> list[str]:

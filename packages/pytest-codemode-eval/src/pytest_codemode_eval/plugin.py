@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from pytest_codemode_eval.collect import CaseFile, CaseItem
+from pytest_codemode_eval.collect import CaseFile, CaseItem, register_marker
+from pytest_codemode_eval.errors import SuiteError
 from pytest_codemode_eval.options import OPTIONS_KEY, add_options, resolve_options
 from pytest_codemode_eval.reporter import (
     CASE_ATTRIBUTE,
@@ -17,7 +18,7 @@ from pytest_codemode_eval.reporter import (
     EvalReporter,
 )
 from pytest_codemode_eval.session import RUNNER_KEY
-from pytest_codemode_eval.suite import CASE_FILE_SUFFIX
+from pytest_codemode_eval.suite import CASE_FILE_SUFFIX, read_categories
 
 REPORTER_KEY = pytest.StashKey[EvalReporter]()
 
@@ -29,10 +30,27 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     options = resolve_options(config)
     config.stash[OPTIONS_KEY] = options
+    _register_category_markers(config, options.suite)
     if not hasattr(config, "workerinput"):
         reporter = EvalReporter(config, options)
         config.stash[REPORTER_KEY] = reporter
         config.pluginmanager.register(reporter, "codemode-eval-reporter")
+
+
+def _register_category_markers(config: pytest.Config, suite_file: Path | None) -> None:
+    """Declare the suite's categories as markers up front, so `pytest --markers` lists them.
+
+    Collection registers them too (for suites found without `codemode_suite`); a broken suite
+    file is reported there, with its file and line, so it is ignored here.
+    """
+    if suite_file is None or not suite_file.is_file():
+        return
+    try:
+        categories = read_categories(suite_file)
+    except SuiteError:
+        return
+    for name, description in categories.items():
+        register_marker(config, name, description)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

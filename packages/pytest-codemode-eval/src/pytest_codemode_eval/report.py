@@ -133,17 +133,37 @@ DISTRIBUTION_LABELS = {
 }
 
 
+# The verdicts each standard label describes; a bucket holding any other verdict (0.5 can also be
+# a half chain or a Code Mode call with a wrong argument) lists its verdicts instead.
+_LABELLED_VERDICTS = {
+    1.0: {"code_mode"},
+    0.5: {"direct_call"},
+    0.0: {"prose", "timeout", "wrong_tool", "malformed", "truncated", "error"},
+}
+
+
 def render_distribution(summary: Summary) -> str:
     counts = summary.distribution()
     for value in DISTRIBUTION_LABELS:
         counts.setdefault(value, 0)
     lines = ["**Score distribution:**"]
     for value, count in sorted(counts.items(), reverse=True):
-        label = DISTRIBUTION_LABELS.get(value, "partial credit")
+        label = _distribution_label(summary, value)
         lines.append(f"- {value:.2f} ({label}): {count} prompt{'s' if count != 1 else ''}")
     verdicts = " · ".join(f"{name} {n}" for name, n in summary.verdict_counts().items())
     lines += ["", f"**Verdicts:** {verdicts}"]
     return "\n".join(lines)
+
+
+def _distribution_label(summary: Summary, value: float) -> str:
+    verdicts: dict[str, int] = {}
+    for case in summary.cases:
+        if case.score == value:
+            verdicts[str(case.verdict)] = verdicts.get(str(case.verdict), 0) + 1
+    if value in DISTRIBUTION_LABELS and set(verdicts) <= _LABELLED_VERDICTS[value]:
+        return DISTRIBUTION_LABELS[value]
+    mixed = ", ".join(f"{name} {n}" for name, n in verdicts.items())
+    return mixed if value in DISTRIBUTION_LABELS else f"partial credit: {mixed}"
 
 
 def render_terminal(summary: Summary) -> str:
@@ -155,7 +175,8 @@ def render_terminal(summary: Summary) -> str:
         rows.append((row.name, percent(row.baseline), target, percent(row.score), mark))
     widths = [max(len(r[i]) for r in rows) for i in range(5)]
     table = [
-        "  ".join(cell.ljust(width) for cell, width in zip(r, widths, strict=True)) for r in rows
+        "  ".join(cell.ljust(width) for cell, width in zip(r, widths, strict=True)).rstrip()
+        for r in rows
     ]
     cases = [
         f"{c.id:<10} {c.score:4.2f} {c.seconds:6.1f}s  {c.verdict:<14} {c.note}"
@@ -166,7 +187,8 @@ def render_terminal(summary: Summary) -> str:
     head = f"backend {identity.get('backend', '?')}"
     if model.get("path"):
         head += f" · model {model['path']} ({model.get('fingerprint', '?')})"
-    head += f" · suite {identity.get('suite_hash', '?')} · renderer {identity.get('renderer_hash', '?')}"
+    head += f" · suite {identity.get('suite_hash', '?')}"
+    head += f" · renderer {identity.get('renderer_hash', '?')}"
     lines = [head, *[f"WARNING: {w}" for w in warnings(summary)], "", *table, "", *cases, ""]
     lines.append(f"Result: {headline(summary)}")
     return "\n".join(lines)

@@ -19,7 +19,7 @@ from pytest_codemode_eval.errors import SuiteError
 from pytest_codemode_eval.gate import gate_exit_status, gate_misses
 from pytest_codemode_eval.options import CodemodeOptions
 from pytest_codemode_eval.report import render_json, render_markdown, render_terminal
-from pytest_codemode_eval.targets import Targets, load_targets
+from pytest_codemode_eval.targets import Targets, find_targets, load_targets
 
 CASE_ATTRIBUTE = "codemode_case"
 RESULT_ATTRIBUTE = "codemode_result"
@@ -94,10 +94,7 @@ class EvalReporter:
         )
 
     def _targets(self, identity: dict[str, Any]) -> Targets:
-        path = self.options.targets
-        if path is None and identity.get("suite_path"):
-            beside = Path(identity["suite_path"]).parent / "targets.toml"
-            path = beside if beside.is_file() else None
+        path = find_targets(self.options.targets, identity.get("suite_path"))
         if path is None:
             return Targets()
         try:
@@ -116,8 +113,7 @@ class EvalReporter:
             _write(self.options.record, "\n".join(lines) + "\n")
         step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
         if step_summary:
-            with open(step_summary, "a", encoding="utf-8") as handle:
-                handle.write(markdown)
+            _append(Path(step_summary), markdown)
 
 
 def _record_fields(case: CaseResult) -> dict[str, Any]:
@@ -149,3 +145,10 @@ def _baseline_warnings(targets: Targets, identity: dict[str, Any]) -> list[str]:
 def _write(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
+
+
+def _append(path: Path, text: str) -> None:
+    """Append as its own markdown block: a blank line after whatever the file already holds."""
+    existing = path.stat().st_size if path.is_file() else 0
+    with path.open("a", encoding="utf-8") as handle:
+        handle.write(("\n" if existing else "") + text)

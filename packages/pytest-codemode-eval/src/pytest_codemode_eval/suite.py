@@ -20,6 +20,11 @@ from pytest_codemode_eval.errors import SuiteError
 CASE_FILE_SUFFIX = ".cases.toml"
 DEFAULT_TIME_BUDGET = 13.5
 DEFAULT_MAX_TOKENS = 512
+# Categories become markers on their items: these names would skip, xfail or re-time every case.
+RESERVED_MARKERS = frozenset(
+    {"skip", "skipif", "xfail", "parametrize", "usefixtures", "filterwarnings", "timeout"}
+)
+SUITE_KEYS = {"name", "catalog", "time_budget", "max_tokens"}
 CASE_KEYS = {"id", "category", "prompt", "expected", "pins", "max_tokens", "time_budget"}
 
 Pins = Mapping[str, tuple[Mapping[str, Any], ...]]
@@ -61,25 +66,73 @@ def read_toml(path: Path) -> dict[str, Any]:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise SuiteError(path, f"cannot read file: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise SuiteError(path, f"not UTF-8 text (byte {exc.start})") from exc
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        line = getattr(exc, "lineno", None)
-        raise SuiteError(path, f"malformed TOML: {exc}", line=line) from exc
+        line, message = _toml_error_position(exc, text)
+        raise SuiteError(path, f"malformed TOML: {message}", line=line) from exc
+
+
+_TOML_POSITION = re.compile(r"\s*\(at line (\d+), column (\d+)\)$")
+_TOML_AT_END = "(at end of document)"
+
+
+def _toml_error_position(exc: tomllib.TOMLDecodeError, source: str) -> tuple[int | None, str]:
+    """Line of a TOML syntax error and its message without the position suffix.
+
+    `lineno` exists only on Python >= 3.14; before that the position is only in the text.
+    """
+    message = str(exc)
+    match = _TOML_POSITION.search(message)
+    if match:
+        return int(match.group(1)), f"{message[: match.start()]} (column {match.group(2)})"
+    if message.endswith(_TOML_AT_END):
+        return max(len(source.splitlines()), 1), message.removesuffix(_TOML_AT_END).rstrip()
+    return getattr(exc, "lineno", None), message
+
+
+def read_categories(path: Path) -> dict[str, str]:
+    """Only the `[categories]` of a suite.toml: enough to register markers before collection."""
+    return _categories(read_toml(path), path)
 
 
 def load_suite(path: Path) -> Suite:
     """Load suite.toml, its catalog and every `*.cases.toml` file below its folder."""
     data = read_toml(path)
     header = _table(data, "suite", path)
-    name = _string(header, "name", path, "[suite]")
-    catalog = load_catalog(path.parent / _string(header, "catalog", path, "[suite]"))
+    unknown = sorted(set(header) - SUITE_KEYS)
+    if unknown:
+        raise SuiteError(
+            path,
+            f"[suite] unknown field(s) {unknown}; allowed: {sorted(SUITE_KEYS)}",
+            key_line(path, "suite", unknown[0]),
+        )
+
+    def line(key: str) -> int | None:
+        return key_line(path, "suite", key) or key_line(path, "suite")
+
+    name = _string(header, "name", path, "[suite]", line("name"))
+    catalog_name = _string(header, "catalog", path, "[suite]", line("catalog"))
+    if not (path.parent / catalog_name).is_file():
+        message = f"[suite] catalog: file not found: {path.parent / catalog_name}"
+        raise SuiteError(path, message, line("catalog"))
+    catalog = load_catalog(path.parent / catalog_name)
     categories = _categories(data, path)
     max_tokens = _positive(
-        header.get("max_tokens", DEFAULT_MAX_TOKENS), int, path, "[suite] max_tokens"
+        header.get("max_tokens", DEFAULT_MAX_TOKENS),
+        int,
+        path,
+        "[suite] max_tokens",
+        line("max_tokens"),
     )
     budget = _positive(
-        header.get("time_budget", DEFAULT_TIME_BUDGET), float, path, "[suite] time_budget"
+        header.get("time_budget", DEFAULT_TIME_BUDGET),
+        float,
+        path,
+        "[suite] time_budget",
+        line("time_budget"),
     )
     case_files = sorted(path.parent.rglob(f"*{CASE_FILE_SUFFIX}"))
     cases = [case for file in case_files for case in load_case_file(file, catalog, categories)]
@@ -184,10 +237,14 @@ def _categories(data: dict[str, Any], path: Path) -> dict[str, str]:
     if not categories:
         raise SuiteError(path, "[categories] must declare at least one category")
     for name, description in categories.items():
+        line = key_line(path, "categories", name)
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
-            raise SuiteError(path, f"[categories] {name!r} is not a valid marker name")
+            raise SuiteError(path, f"[categories] {name!r} is not a valid marker name", line)
+        if name in RESERVED_MARKERS:
+            message = f"[categories] {name!r} is a pytest marker with its own meaning; rename it"
+            raise SuiteError(path, message, line)
         if not isinstance(description, str):
-            raise SuiteError(path, f"[categories] {name}: expected a description string")
+            raise SuiteError(path, f"[categories] {name}: expected a description string", line)
     return dict(categories)
 
 
@@ -246,3 +303,25 @@ def _positive(
     if kind is int and not isinstance(value, int):
         raise SuiteError(path, f"{where}: expected a positive integer, got {value!r}", line=line)
     return kind(value)
+
+
+def key_line(path: Path, table: str, key: str | None = None) -> int | None:
+    """Line of `key = ...` inside `[table]` (or of the table header itself), for error messages."""
+    current = None
+    for number, row in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        text = row.strip()
+        header = re.fullmatch(r"\[\s*([A-Za-z0-9_.-]+)\s*\]\s*(#.*)?", text)
+        if header:
+            current = header.group(1)
+            if key is None and current == table:
+                return number
+            continue
+        assignment = re.match(r"([A-Za-z0-9_\-\"']+)\s*=", text)
+        if not assignment:
+            continue
+        name = assignment.group(1).strip("\"'")
+        if key is None and current is None and name == table:
+            return number  # `table = ...` written as a plain key
+        if key is not None and current == table and name == key:
+            return number
+    return None

@@ -29,14 +29,18 @@ def read_replay(path: Path) -> dict[str, Generation]:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise SuiteError(path, f"cannot read replay file: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise SuiteError(path, f"replay file is not UTF-8 text (byte {exc.start})") from exc
     generations: dict[str, Generation] = {}
     for number, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
         try:
             record = json.loads(line)
-        except ValueError as exc:
+        except json.JSONDecodeError as exc:
             raise SuiteError(path, f"not a JSON object ({exc.msg})", line=number) from exc
+        except RecursionError as exc:
+            raise SuiteError(path, "not a JSON object (nested too deeply)", line=number) from exc
         case_id, generation = _generation(record, path, number)
         if case_id in generations:
             raise SuiteError(path, f"case {case_id!r} appears twice", line=number)
