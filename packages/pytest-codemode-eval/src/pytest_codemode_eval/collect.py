@@ -107,7 +107,7 @@ class CaseItem(pytest.Item):
 
     def runtest(self) -> None:
         runner = runner_for(self.config)
-        self.result = runner.run(self.case, self.suite)
+        self.result = runner.run(self.case, self.suite, self.upcoming(runner.options.batch_size))
         for name, value in (
             ("score", self.result.score),
             ("verdict", str(self.result.verdict)),
@@ -117,7 +117,31 @@ class CaseItem(pytest.Item):
         if not runner.options.gate and self.result.score < 1.0:
             raise CaseBelowFullCredit(self.result)
 
+    def upcoming(self, limit: int) -> list[Case]:
+        """The cases of this suite that this process will run after this one, for batching.
+
+        Serially that is the rest of the session; an xdist worker only knows it gets whole
+        files with `--dist loadfile`, so there it looks ahead within this file only.
+        """
+        if limit <= 1:
+            return []
+        items = self.session.items
+        same_file_only = hasattr(self.config, "workerinput")
+        start = items.index(self) + 1 if self in items else len(items)
+        found = []
+        for item in items[start:]:
+            if len(found) >= limit - 1:
+                break
+            if isinstance(item, CaseItem) and item.suite is self.suite:
+                if not same_file_only or item.path == self.path:
+                    found.append(item.case)
+        return found
+
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
+        from pytest_codemode_eval.session import BackendUnavailable
+
+        if excinfo.errisinstance(BackendUnavailable):
+            return f"ERROR: {excinfo.value}"
         if isinstance(excinfo.value, CaseBelowFullCredit) and self.result is not None:
             result = self.result
             output = " ".join(result.output.split())[:300]

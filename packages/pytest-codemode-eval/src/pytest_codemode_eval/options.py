@@ -158,6 +158,13 @@ def _check_combination(options: CodemodeOptions) -> None:
         _check_replay(options.replay)
     if options.backend == "mlx" and not options.model:
         raise pytest.UsageError("--codemode-model PATH is required with --codemode-backend=mlx")
+    if options.backend == "mlx" and options.model:
+        from pytest_codemode_eval.identity import ModelNotFound, check_model_argument
+
+        try:
+            check_model_argument(options.model, options.adapter)
+        except ModelNotFound as exc:
+            raise pytest.UsageError(f"--codemode-model: {exc}") from None
     if options.backend == "openai" and not options.base_url:
         raise pytest.UsageError(
             "--codemode-base-url URL is required with --codemode-backend=openai"

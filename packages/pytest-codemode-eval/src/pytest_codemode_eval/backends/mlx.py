@@ -16,7 +16,7 @@ from typing import Any
 
 from pytest_codemode_eval.blas import use_fast_blas
 from pytest_codemode_eval.generation import Generation, GenerationRequest
-from pytest_codemode_eval.identity import model_identity
+from pytest_codemode_eval.identity import ModelNotFound, model_identity, resolve_model_path
 from pytest_codemode_eval.parse import TOOL_CALL_CLOSE
 
 _BLAS = use_fast_blas()  # must run before mlx is imported
@@ -26,27 +26,6 @@ import mlx_lm  # noqa: E402
 from mlx_lm.generate import BatchGenerator, StopSequences, stream_generate  # noqa: E402
 from mlx_lm.models.cache import make_prompt_cache  # noqa: E402
 from mlx_lm.sample_utils import make_sampler  # noqa: E402
-
-
-class ModelNotFound(Exception):
-    """A --codemode-model that is neither a local folder nor loadable as a hub id."""
-
-
-def resolve_model_path(requested: str) -> Path:
-    """A local folder as given, or a hub id resolved through mlx-lm's own download cache."""
-    path = Path(requested).expanduser()
-    if path.is_dir():
-        if not (path / "config.json").is_file():
-            raise ModelNotFound(f"{path}: not a model folder (no config.json)")
-        return path
-    if path.exists() or requested.startswith((".", "/", "~")) or requested.count("/") != 1:
-        raise ModelNotFound(f"model folder not found: {requested}")
-    from mlx_lm.utils import hf_repo_to_path  # a hub id such as mlx-community/Qwen3-8B-5bit
-
-    try:
-        return Path(hf_repo_to_path(requested))
-    except Exception as exc:
-        raise ModelNotFound(f"cannot resolve {requested!r} as a hub model: {exc}") from exc
 
 
 class MlxBackend:
