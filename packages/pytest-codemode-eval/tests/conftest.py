@@ -27,3 +27,22 @@ def catalog(suite: Suite) -> Catalog:
 def cases(suite: Suite) -> Mapping[str, Case]:
     """The suite's cases by id, e.g. `cases["git-03"]`."""
     return {case.id: case for case in suite.cases}
+
+
+@pytest.fixture(scope="session")
+def sharp_model_dir(tmp_path_factory: pytest.TempPathFactory, suite: Suite) -> Path:
+    """An offline tiny Qwen3 model whose random weights are sharpened so that greedy outputs
+    differ from case to case (a fresh random model repeats one token, making equality vacuous)."""
+    init_model = pytest.importorskip("codemode_trainer.init_model")
+    from pytest_codemode_eval.prompt import render_system_prompt
+
+    out = tmp_path_factory.mktemp("models") / "tiny-sharp"
+    corpus = [render_system_prompt(suite.catalog), *(case.prompt for case in suite.cases)]
+    init_model.init_model(out, "tiny", corpus=corpus, seed=3)
+    import mlx.core as mx  # after init_model, which loads the fast BLAS first
+
+    weights = mx.load(str(out / "model.safetensors"))
+    mx.save_safetensors(
+        str(out / "model.safetensors"), {k: v if "norm" in k else v * 6 for k, v in weights.items()}
+    )
+    return out

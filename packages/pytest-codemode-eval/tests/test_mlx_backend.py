@@ -13,31 +13,14 @@ import pytest
 
 from pytest_codemode_eval.evaluate import Budgets, build_request
 from pytest_codemode_eval.generation import GenerationRequest
-from pytest_codemode_eval.prompt import render_system_prompt
-from pytest_codemode_eval.suite import Suite, load_suite
+from pytest_codemode_eval.suite import Suite
 
 mlx_backend = pytest.importorskip("pytest_codemode_eval.backends.mlx")
-init_model = pytest.importorskip("codemode_trainer.init_model")
-
-SUITE_FILE = Path(__file__).resolve().parents[3] / "evalsuite" / "suite.toml"
 
 
 @pytest.fixture(scope="module")
-def suite() -> Suite:
-    return load_suite(SUITE_FILE)
-
-
-@pytest.fixture(scope="module")
-def model_dir(tmp_path_factory: pytest.TempPathFactory, suite: Suite) -> Path:
-    import mlx.core as mx
-
-    out = tmp_path_factory.mktemp("models") / "tiny-sharp"
-    corpus = [render_system_prompt(suite.catalog), *(case.prompt for case in suite.cases)]
-    init_model.init_model(out, "tiny", corpus=corpus, seed=3)
-    weights = mx.load(str(out / "model.safetensors"))
-    sharpened = {k: v if "norm" in k else v * 6 for k, v in weights.items()}
-    mx.save_safetensors(str(out / "model.safetensors"), sharpened)
-    return out
+def model_dir(sharp_model_dir: Path) -> Path:
+    return sharp_model_dir
 
 
 @pytest.fixture(scope="module")

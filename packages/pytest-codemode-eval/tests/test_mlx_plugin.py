@@ -1,0 +1,72 @@
+"""`pytest evalsuite --codemode-backend=mlx` end to end on an offline model: serial, batched and
+on two xdist workers, every way gives the same outputs and the report names the model."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytest.importorskip("pytest_codemode_eval.backends.mlx")
+
+EVALSUITE = Path(__file__).resolve().parents[3] / "evalsuite"
+
+
+@pytest.fixture
+def evalsuite_copy(pytester: pytest.Pytester) -> pytest.Pytester:
+    shutil.copytree(
+        EVALSUITE, pytester.path / "evalsuite", ignore=shutil.ignore_patterns("workspace")
+    )
+    pytester.makeini("[pytest]\n")
+    return pytester
+
+
+def run_eval(pytester: pytest.Pytester, model: Path, name: str, *extra: str) -> dict[str, Any]:
+    results = pytester.path / f"{name}.json"
+    outcome = pytester.runpytest_subprocess(
+        "evalsuite", "--codemode-backend=mlx", f"--codemode-model={model}",
+        "--codemode-max-tokens=12", "--codemode-gate", f"--codemode-results={results}",
+        "-p", "no:cacheprovider", *extra,
+    )  # fmt: skip
+    assert outcome.ret in (0, 1), outcome.stdout.str()
+    assert "Traceback" not in outcome.stdout.str()
+    document: dict[str, Any] = json.loads(results.read_text())
+    return document
+
+
+def outputs(document: dict[str, Any]) -> dict[str, str]:
+    return {case["id"]: case["output"] for case in document["cases"]}
+
+
+@pytest.mark.slow
+def test_serial_batched_and_xdist_runs_agree(
+    evalsuite_copy: pytest.Pytester, sharp_model_dir: Path
+) -> None:
+    serial = run_eval(evalsuite_copy, sharp_model_dir, "serial")
+    batched = run_eval(evalsuite_copy, sharp_model_dir, "batched", "--codemode-batch-size=9")
+    workers = run_eval(evalsuite_copy, sharp_model_dir, "xdist", "-n", "2")
+    assert len(serial["cases"]) == 27
+    assert outputs(batched) == outputs(serial)
+    assert outputs(workers) == outputs(serial)
+    model = serial["identity"]["model"]
+    assert model["path"] == str(sharp_model_dir.resolve())
+    assert model["fingerprint"] == workers["identity"]["model"]["fingerprint"]
+    assert serial["identity"]["backend"] == "mlx"
+    assert all(case["prompt_tokens"] > 500 for case in serial["cases"])
+    # --codemode-max-tokens applies unless a case sets its own (multi-01 allows 768)
+    budgets = {case["id"]: case["generated_tokens"] for case in serial["cases"]}
+    assert budgets.pop("multi-01") <= 768
+    assert all(tokens <= 12 for tokens in budgets.values())
+
+
+def test_missing_model_folder_stops_before_any_case(
+    evalsuite_copy: pytest.Pytester, tmp_path: Path
+) -> None:
+    outcome = evalsuite_copy.runpytest(
+        "evalsuite", "--codemode-backend=mlx", f"--codemode-model={tmp_path / 'absent'}"
+    )
+    assert outcome.ret == pytest.ExitCode.USAGE_ERROR
+    outcome.stderr.fnmatch_lines(["ERROR: --codemode-model: model folder not found: *absent"])
