@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
+
 from pytest_codemode_eval.catalog import Catalog
 from pytest_codemode_eval.suite import Case, Suite, load_suite
 

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import pytest
+
 from pytest_codemode_eval.arguments import check_arguments, coerce, normalise
 from pytest_codemode_eval.catalog import Catalog
 from pytest_codemode_eval.code_calls import Unresolved

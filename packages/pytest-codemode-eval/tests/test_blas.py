@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from pytest_codemode_eval import blas
 
 needs_linux_mlx = pytest.mark.skipif(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from pytest_codemode_eval.code_calls import CodeCall, Unresolved, analyse_code
 
 

@@ -82,7 +82,8 @@ def test_token_budget_and_time_budget_become_finish_reasons(model_dir: Path, sui
         build_request(case, suite, Budgets(max_tokens=400, time_budget=1e-6))
     )
     assert hurried.finish == "timeout"
-    assert hurried.generated_tokens is not None and hurried.generated_tokens < 400
+    assert hurried.generated_tokens is not None
+    assert hurried.generated_tokens < 400
     batched = backend.generate_many([build_request(case, suite, Budgets(400, 1e-6))])
     assert batched[0].finish == "timeout"
 
@@ -91,7 +92,8 @@ def test_identity_names_the_files_measured(model_dir: Path) -> None:
     identity = mlx_backend.MlxBackend(str(model_dir)).identity()
     assert identity["path"] == str(model_dir.resolve())
     assert len(identity["fingerprint"]) == 16
-    assert identity["mlx"] and identity["mlx_lm"]
+    assert identity["mlx"]
+    assert identity["mlx_lm"]
     assert identity["settings"]["temperature"] == 0.0
 
 
@@ -113,5 +115,5 @@ def test_missing_model_folder_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(mlx_backend.ModelNotFound, match="model folder not found"):
         mlx_backend.MlxBackend(str(tmp_path / "nope"))
     (tmp_path / "empty").mkdir()
-    with pytest.raises(mlx_backend.ModelNotFound, match="no config.json"):
+    with pytest.raises(mlx_backend.ModelNotFound, match=r"no config\.json"):
         mlx_backend.MlxBackend(str(tmp_path / "empty"))

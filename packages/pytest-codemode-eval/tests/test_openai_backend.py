@@ -16,13 +16,6 @@ from pathlib import Path
 # unless it is already loaded (2 s each time).
 import hypothesis  # noqa: F401
 import pytest
-from pytest_codemode_eval.backends.openai import OpenAIBackend, ServerError
-from pytest_codemode_eval.evaluate import Budgets, build_request, result_from_generation
-from pytest_codemode_eval.generation import GenerationRequest
-from pytest_codemode_eval.parse import parse_output
-from pytest_codemode_eval.prompt import render_system_prompt
-from pytest_codemode_eval.score import Verdict
-from pytest_codemode_eval.suite import Case, Suite
 from server_fixture import (
     FakeServer,
     chunk,
@@ -34,6 +27,14 @@ from server_fixture import (
     status,
     usage,
 )
+
+from pytest_codemode_eval.backends.openai import OpenAIBackend, ServerError
+from pytest_codemode_eval.evaluate import Budgets, build_request, result_from_generation
+from pytest_codemode_eval.generation import GenerationRequest
+from pytest_codemode_eval.parse import parse_output
+from pytest_codemode_eval.prompt import render_system_prompt
+from pytest_codemode_eval.score import Verdict
+from pytest_codemode_eval.suite import Case, Suite
 
 EVALSUITE = Path(__file__).resolve().parents[3] / "evalsuite"
 GIT_STATUS_CALL = {
@@ -64,6 +65,7 @@ def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     pytest.importorskip("pytest_codemode_eval.backends.mlx")  # fast BLAS before mlx
     init_model = pytest.importorskip("codemode_trainer.init_model")
     import mlx.core as mx
+
     from pytest_codemode_eval.suite import load_suite
 
     suite = load_suite(EVALSUITE / "suite.toml")

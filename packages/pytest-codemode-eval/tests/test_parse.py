@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
 from pytest_codemode_eval.code_calls import analyse_code
 from pytest_codemode_eval.generation import FINISH_REASONS, Generation
 from pytest_codemode_eval.parse import Parsed, ToolCall, parse_output

@@ -20,6 +20,7 @@ from typing import Any
 # already loaded; importing it here once makes those runs take 0.1 s instead of 2 s.
 import hypothesis  # noqa: F401
 import pytest
+
 from pytest_codemode_eval.options import OPTIONS, OPTIONS_KEY, CodemodeOptions
 
 REPO_ROOT = Path(__file__).resolve().parents[3]

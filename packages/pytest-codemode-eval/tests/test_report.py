@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from syrupy.assertion import SnapshotAssertion
+
 from pytest_codemode_eval.aggregate import CaseResult, Summary, summarize
 from pytest_codemode_eval.backends.replay import ReplayBackend
 from pytest_codemode_eval.evaluate import Budgets, evaluate_case
@@ -28,7 +30,6 @@ from pytest_codemode_eval.report import (
 from pytest_codemode_eval.score import Verdict
 from pytest_codemode_eval.suite import load_suite
 from pytest_codemode_eval.targets import Baseline, Targets, load_targets
-from syrupy.assertion import SnapshotAssertion
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 EVALSUITE = REPO_ROOT / "evalsuite"

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from pytest_codemode_eval.catalog import Catalog
 from pytest_codemode_eval.generation import Finish, Generation
 from pytest_codemode_eval.parse import parse_output

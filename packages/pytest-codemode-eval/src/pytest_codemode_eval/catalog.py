@@ -30,7 +30,9 @@ class ToolSpec:
 
     def stub(self) -> str:
         """The one-line Python stub shown in the system prompt."""
-        return f'def {self.name}({format_parameters(self.signature)}){format_return(self.signature)}: """{self.doc}"""'
+        parameters, returns = format_parameters(self.signature), format_return(self.signature)
+        head = f"def {self.name}({parameters}){returns}"
+        return f'{head}: """{self.doc}"""'
 
     def required_parameters(self) -> tuple[str, ...]:
         return tuple(

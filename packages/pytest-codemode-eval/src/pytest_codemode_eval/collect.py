@@ -128,13 +128,13 @@ class CaseItem(pytest.Item):
         items = self.session.items
         same_file_only = hasattr(self.config, "workerinput")
         start = items.index(self) + 1 if self in items else len(items)
-        found = []
+        found: list[Case] = []
         for item in items[start:]:
             if len(found) >= limit - 1:
                 break
-            if isinstance(item, CaseItem) and item.suite is self.suite:
-                if not same_file_only or item.path == self.path:
-                    found.append(item.case)
+            same_scope = not same_file_only or item.path == self.path
+            if isinstance(item, CaseItem) and item.suite is self.suite and same_scope:
+                found.append(item.case)
         return found
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:

@@ -35,7 +35,7 @@ class Generation:
     prompt_tokens: int | None = None
     generated_tokens: int | None = None
     error: str | None = None
-    # Tool calls a server parsed itself (OpenAI `tool_calls`): recorded, never trusted over `output`.
+    # Calls a server parsed itself (OpenAI `tool_calls`): recorded, never trusted over `output`.
     server_tool_calls: tuple[Mapping[str, Any], ...] = field(default=())
 
     @property

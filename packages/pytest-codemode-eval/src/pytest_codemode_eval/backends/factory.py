@@ -23,4 +23,17 @@ def make_backend(options: CodemodeOptions) -> Backend:
             seed=options.seed,
             batch_size=options.batch_size,
         )
+    if options.backend == "openai":
+        import os
+
+        from pytest_codemode_eval.backends.openai import OpenAIBackend
+
+        assert options.base_url is not None
+        return OpenAIBackend(
+            options.base_url,
+            api_model=options.api_model,
+            api_key=options.api_key or os.environ.get("OPENAI_API_KEY") or None,
+            temperature=options.temperature,
+            seed=options.seed,
+        )
     raise NotImplementedError(f"backend {options.backend!r} is not available yet")

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_codemode_eval.blas import use_fast_blas
-from pytest_codemode_eval.generation import Generation, GenerationRequest
+from pytest_codemode_eval.generation import Finish, Generation, GenerationRequest
 from pytest_codemode_eval.identity import ModelNotFound, model_identity, resolve_model_path
 from pytest_codemode_eval.parse import TOOL_CALL_CLOSE
 
@@ -59,7 +59,7 @@ class MlxBackend:
     def identity(self) -> dict[str, Any]:
         identity = model_identity(self.model_path, self.adapter, self.requested)
         identity.update(
-            mlx=mx.__version__,
+            mlx=getattr(mx, "__version__", "?"),
             mlx_lm=mlx_lm.__version__,
             blas=_BLAS or "reference",
             settings={
@@ -136,7 +136,7 @@ class MlxBackend:
         return Generation(
             output=text,
             seconds=time.perf_counter() - started,
-            finish="stop" if finish == "stop" else finish,  # type: ignore[arg-type]
+            finish=as_finish(finish),
             prompt_tokens=len(ids),
             generated_tokens=generated,
         )
@@ -191,11 +191,19 @@ class MlxBackend:
         if TOOL_CALL_CLOSE in text:
             text = text[: text.index(TOOL_CALL_CLOSE) + len(TOOL_CALL_CLOSE)]
         return Generation(
-            text, seconds, finish, prompt_tokens=prompt_tokens, generated_tokens=len(ids)
-        )  # type: ignore[arg-type]
+            text, seconds, as_finish(finish), prompt_tokens=prompt_tokens, generated_tokens=len(ids)
+        )
 
     def close(self) -> None:
         self._prefix_cache = None
+
+
+_FINISH: dict[str, Finish] = {"stop": "stop", "length": "length", "timeout": "timeout"}
+
+
+def as_finish(reason: str) -> Finish:
+    """mlx-lm's finish reasons (and ours) as the Generation record's closed set."""
+    return _FINISH.get(reason, "error")
 
 
 def _probe(request: GenerationRequest) -> GenerationRequest:

@@ -1,0 +1,440 @@
+"""OpenAI-compatible server backend (mlx_lm.server, llama.cpp, vLLM, LM Studio), stdlib only.
+
+Each case is one streamed `POST {base_url}/chat/completions`. Streaming lets the case's time
+budget be enforced between chunks (the socket timeout is reset to what is left before every
+read, so a server that hangs costs at most the budget); reading stops at the end of the first
+complete tool call, as the mlx backend does. `http.client` rather than `urllib.request`: urllib
+hides the socket, and its timeout could then only be fixed once per request.
+
+What is kept: `output` is the raw text, reasoning deltas (`reasoning` / `reasoning_content`)
+wrapped back in `<think>`...`</think>` where they arrived; `server_tool_calls` are the calls the
+server parsed itself, recorded and never trusted over the text. mlx_lm.server (0.32) strips a
+tool call out of the text: `<tool_call>`...`</tool_call>` never reaches `content`; the body is
+run through the template's parser and arrives as one complete `tool_calls` delta (arguments as
+a JSON string) the moment `</tool_call>` is generated; a body it cannot parse is dropped with
+only a server-log warning (finish `tool_calls`, no call, no text). So with mlx_lm.server every
+call is scored from the server's parse. We never rebuild call text from `tool_calls` (that
+would hide the server's role); identity says `server_parses_tool_calls: true` instead. The
+server also hides whether a call was inside `<think>` (its state machine allows a call there).
+
+The model is never picked blindly: `GET {base_url}/models` at start, and the id sent in every
+request is one the server listed (mlx_lm.server loads whatever its `model` field names).
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import socket
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+from pytest_codemode_eval.generation import Finish, Generation, GenerationRequest
+from pytest_codemode_eval.parse import THINK_CLOSE, THINK_OPEN, TOOL_CALL_CLOSE
+
+T = TypeVar("T")
+DONE: dict[str, Any] = {"[DONE]": True}  # the event read_events yields for `data: [DONE]`
+TRANSIENT_STATUS = frozenset({429, 500, 502, 503, 504})
+FINISH_REASONS: dict[str, Finish] = {"stop": "stop", "tool_calls": "stop", "length": "length"}
+# After the first complete call, a few more events (at most 1 s) are read for finish and usage.
+GRACE_EVENTS = 4
+GRACE_SECONDS = 1.0
+MAX_RETRY_AFTER = 10.0  # seconds: a server's Retry-After is honoured up to this
+TOOL_CALL_NOTE = (
+    "calls are scored from the raw text; the server's own parsed tool_calls only when the text "
+    "has none (mlx_lm.server strips <tool_call> text, so its calls are all server-parsed)"
+)
+
+
+class ServerError(Exception):
+    """The server cannot serve this run: unreachable, no such model, a refused request. One line."""
+
+
+class _Transient(Exception):
+    """A failure worth another attempt: HTTP 429/5xx or a dropped connection."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class OpenAIBackend:
+    name = "openai"
+
+    def __init__(
+        self,
+        base_url: str,
+        api_model: str | None = None,
+        api_key: str | None = None,
+        temperature: float = 0.0,
+        seed: int | None = None,
+        retries: int = 3,
+        timeout: float = 30.0,
+        backoff: float = 0.5,
+        enable_thinking: bool | None = False,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        parts = urlsplit(self.base_url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ServerError(
+                f"--codemode-base-url must be http(s)://HOST[:PORT]/PATH, got {base_url!r}"
+            )
+        self._host, self._port, self._prefix = parts.hostname, parts.port, parts.path
+        self._https = parts.scheme == "https"
+        self._api_key = api_key
+        self.temperature, self.seed, self.retries = temperature, seed, retries
+        self.timeout, self.backoff, self.enable_thinking = timeout, backoff, enable_thinking
+        self.system_fingerprint: str | None = None
+        self.served = self._with_retries(self._list_models)
+        self.model = choose_model(api_model, self.served, self.base_url)
+
+    def identity(self) -> dict[str, Any]:
+        return {
+            "name": self.model,
+            "base_url": self.base_url,
+            "served": list(self.served),
+            "system_fingerprint": self.system_fingerprint,
+            "server_parses_tool_calls": True,
+            "tool_calls": TOOL_CALL_NOTE,
+            "settings": {
+                "temperature": self.temperature,
+                "seed": self.seed,
+                "enable_thinking": self.enable_thinking,
+                "retries": self.retries,
+                "api_key": self._api_key is not None,
+            },
+        }
+
+    def generate(self, request: GenerationRequest) -> Generation:
+        started = time.perf_counter()
+        try:
+            return self._with_retries(lambda: self._stream(request))
+        except ServerError as exc:
+            return Generation("", time.perf_counter() - started, "error", error=str(exc))
+
+    def close(self) -> None:
+        return None  # one connection per request: nothing stays open
+
+    def request_body(self, request: GenerationRequest) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "model": self.model,
+            "messages": list(request.messages),
+            "max_tokens": request.max_tokens,
+            "temperature": self.temperature,
+            "stream": True,
+            "stream_options": {"include_usage": True},
+        }
+        if request.tools:
+            body["tools"] = list(request.tools)
+        if self.seed is not None:
+            body["seed"] = self.seed
+        if self.enable_thinking is not None:  # as the mlx backend renders the prompt
+            body["chat_template_kwargs"] = {"enable_thinking": self.enable_thinking}
+        return body
+
+    def _with_retries(self, attempt: Callable[[], T]) -> T:
+        """Run `attempt`, again after a backoff on a transient failure, `retries` times at most.
+
+        A retried case starts afresh (greedy output does not change); its `seconds` and time
+        budget are those of the attempt that answered."""
+        for number in range(self.retries + 1):
+            try:
+                return attempt()
+            except _Transient as exc:
+                if number == self.retries:
+                    raise ServerError(f"{exc} (gave up after {number + 1} attempts)") from None
+                delay = self.backoff * 2**number
+                time.sleep(min(exc.retry_after, MAX_RETRY_AFTER) if exc.retry_after else delay)
+        raise AssertionError("unreachable")
+
+    def _list_models(self) -> list[str]:
+        try:
+            connection, response, sock = self._open("GET", "/models", None, self.timeout)
+            try:
+                payload = response.read()
+            finally:
+                _close(connection, response, sock)
+        except TimeoutError:
+            raise ServerError(
+                f"GET {self.base_url}/models: no answer within {self.timeout:g} s"
+            ) from None
+        return parse_model_list(payload, self.base_url)
+
+    def _stream(self, request: GenerationRequest) -> Generation:
+        started = time.perf_counter()
+        deadline = started + request.time_budget
+        state = StreamState(started=started)
+        try:
+            connection, response, sock = self._open(
+                "POST", "/chat/completions", self.request_body(request), request.time_budget
+            )
+        except TimeoutError:
+            return state.generation(timed_out=True)
+        try:
+            for event in read_events(response, sock, lambda: state.read_until(deadline)):
+                state.feed(event)
+                if state.complete:
+                    break
+        except TimeoutError:
+            if not state.answered:  # else only the usage report was still to come
+                return state.generation(timed_out=True)
+        except ValueError as exc:
+            raise ServerError(f"{self.base_url}: unreadable event in the stream ({exc})") from None
+        except (OSError, http.client.HTTPException) as exc:
+            raise self._failure(exc) from None
+        finally:
+            _close(connection, response, sock)
+            self.system_fingerprint = self.system_fingerprint or state.fingerprint
+        if not state.answered and not state.done:
+            raise _Transient(f"{self.base_url} closed the stream before finishing")
+        return state.generation()
+
+    def _open(
+        self, method: str, path: str, body: Mapping[str, Any] | None, timeout: float
+    ) -> tuple[http.client.HTTPConnection, http.client.HTTPResponse, socket.socket]:
+        """Send a request; return the connection, an HTTP 200 response and the socket under it."""
+        kind = http.client.HTTPSConnection if self._https else http.client.HTTPConnection
+        connection = kind(self._host, self._port, timeout=max(timeout, 0.001))
+        data = None if body is None else json.dumps(body).encode()
+        headers = {"Accept": "text/event-stream, application/json"}
+        if data is not None:
+            headers["Content-Type"] = "application/json"
+        if self._api_key:
+            headers["Authorization"] = f"Bearer {self._api_key}"
+        try:
+            connection.connect()
+            sock = connection.sock  # kept: the connection drops it when the response takes over
+            connection.request(method, self._prefix + path, body=data, headers=headers)
+            response = connection.getresponse()
+        except (OSError, http.client.HTTPException) as exc:
+            connection.close()
+            if isinstance(exc, TimeoutError):
+                raise
+            raise self._failure(exc) from None
+        if response.status != 200:
+            detail = _error_detail(response)
+            connection.close()
+            message = (
+                f"{method} {self.base_url}{path}: HTTP {response.status} {response.reason}{detail}"
+            )
+            if response.status in TRANSIENT_STATUS:
+                raise _Transient(message, _retry_after(response.getheader("Retry-After")))
+            raise ServerError(message)
+        return connection, response, sock
+
+    def _failure(self, exc: BaseException) -> Exception:
+        if isinstance(exc, ConnectionRefusedError):
+            return ServerError(
+                f"cannot connect to {self.base_url}: connection refused — is the server running?"
+            )
+        if isinstance(exc, socket.gaierror):
+            return ServerError(f"cannot connect to {self.base_url}: unknown host {self._host!r}")
+        if isinstance(exc, ConnectionError | http.client.HTTPException):
+            return _Transient(f"connection to {self.base_url} lost ({type(exc).__name__})")
+        return ServerError(f"cannot talk to {self.base_url}: {exc}")
+
+
+def choose_model(requested: str | None, served: list[str], base_url: str) -> str:
+    """The model id to request: the one named if the server lists it, else its only model."""
+    listing = ", ".join(served) or "none"
+    if requested is not None:
+        if requested in served:
+            return requested
+        raise ServerError(f"model {requested!r} is not served by {base_url} (it serves: {listing})")
+    if len(served) == 1:
+        return served[0]
+    if not served:
+        raise ServerError(f"{base_url}/models lists no model: name one with --codemode-api-model")
+    raise ServerError(
+        f"{base_url} serves {len(served)} models ({listing}): choose one with --codemode-api-model"
+    )
+
+
+def parse_model_list(payload: bytes, base_url: str) -> list[str]:
+    try:
+        data = json.loads(payload)
+        return [str(item["id"]) for item in data["data"]]
+    except (ValueError, TypeError, KeyError):
+        hint = " (mlx_lm.server: set HF_HUB_CACHE to an existing folder)" if not payload else ""
+        raise ServerError(f"GET {base_url}/models: not an OpenAI model list{hint}") from None
+
+
+def read_events(
+    response: http.client.HTTPResponse, sock: socket.socket, deadline: Callable[[], float]
+) -> Iterator[dict[str, Any]]:
+    """The JSON events of a server-sent-event stream (or of a plain JSON answer), until
+    `[DONE]` or the end; raises TimeoutError once `deadline()` passes, even mid-read."""
+    if "json" in (response.getheader("Content-Type") or ""):
+        sock.settimeout(max(deadline() - time.perf_counter(), 0.001))
+        yield json.loads(response.read())
+        return
+    data: list[str] = []
+    while True:
+        left = deadline() - time.perf_counter()
+        if left <= 0:
+            raise TimeoutError
+        sock.settimeout(left)
+        raw = response.readline()
+        if not raw:
+            return
+        line = raw.decode("utf-8", "replace").rstrip("\r\n")
+        if line.startswith("data:"):
+            data.append(line[5:].strip())
+        elif not line and data:  # a blank line ends an event; `:` lines are keep-alive comments
+            text, data = "\n".join(data), []
+            if text == "[DONE]":
+                yield DONE
+                return
+            event = json.loads(text)
+            if isinstance(event, dict):
+                yield event
+
+
+@dataclass
+class StreamState:
+    """What one streamed answer has said so far: text, server calls, finish, usage."""
+
+    started: float = 0.0
+    text: str = ""
+    in_think: bool = False
+    calls: dict[int, dict[str, Any]] = field(default_factory=dict)
+    finish_reason: str | None = None
+    usage: dict[str, Any] = field(default_factory=dict)
+    fingerprint: str | None = None
+    closed_at: float | None = None  # when the first complete call ended: later text is ignored
+    grace: int = GRACE_EVENTS
+    done: bool = False
+
+    @property
+    def call_closed(self) -> bool:
+        return self.closed_at is not None
+
+    @property
+    def answered(self) -> bool:
+        return self.call_closed or self.finish_reason is not None
+
+    def read_until(self, deadline: float) -> float:
+        return deadline if self.closed_at is None else min(deadline, self.closed_at + GRACE_SECONDS)
+
+    @property
+    def complete(self) -> bool:
+        return self.done or bool(self.usage) or (self.call_closed and self.grace <= 0)
+
+    def feed(self, event: Mapping[str, Any]) -> None:
+        self.done = self.done or event is DONE
+        self.fingerprint = event.get("system_fingerprint") or self.fingerprint
+        if isinstance(event.get("usage"), dict):
+            self.usage = event["usage"]
+        if self.call_closed:
+            self.grace -= 1
+        for choice in event.get("choices") or []:
+            if isinstance(choice, dict) and choice.get("index", 0) == 0:
+                self._choice(choice)
+
+    def _choice(self, choice: Mapping[str, Any]) -> None:
+        delta = choice.get("delta") or choice.get("message") or {}
+        if not self.call_closed:
+            reasoning = delta.get("reasoning") or delta.get("reasoning_content")
+            if isinstance(reasoning, str) and reasoning:
+                self._append(reasoning, think=True)
+            if isinstance(delta.get("content"), str) and delta["content"]:
+                self._append(delta["content"], think=False)
+            for position, call in enumerate(delta.get("tool_calls") or []):
+                self._merge_call(call, position)
+        if choice.get("finish_reason"):
+            self.finish_reason = str(choice["finish_reason"])
+
+    def _append(self, piece: str, think: bool) -> None:
+        if think != self.in_think:
+            self.text += THINK_OPEN if think else THINK_CLOSE
+            self.in_think = think
+        self.text += piece
+        if TOOL_CALL_CLOSE in self.text:
+            self.text = self.text[: self.text.index(TOOL_CALL_CLOSE) + len(TOOL_CALL_CLOSE)]
+            self.closed_at = time.perf_counter()
+
+    def _merge_call(self, call: Any, position: int) -> None:
+        """OpenAI streams a call in pieces (name, then argument fragments) keyed by `index`."""
+        if not isinstance(call, dict):
+            return
+        index = call.get("index", position)
+        merged = self.calls.setdefault(index, {"type": "function", "function": {}})
+        merged.update({k: v for k, v in call.items() if k not in ("function", "index")})
+        function = merged["function"]
+        for key, value in (call.get("function") or {}).items():
+            if key == "arguments" and isinstance(value, str):
+                function[key] = function.get(key, "") + value
+            elif value is not None:
+                function[key] = value
+        if not self.call_closed and _complete_call(self.calls[min(self.calls)]):
+            self.closed_at = time.perf_counter()
+
+    def generation(self, timed_out: bool = False) -> Generation:
+        """The answer so far; its time runs to the end of the first call, as in the mlx backend."""
+        seconds = (self.closed_at or time.perf_counter()) - self.started
+        finish: Finish = "timeout" if timed_out else "stop"
+        error = None
+        if not timed_out and not self.call_closed and self.finish_reason is not None:
+            finish = FINISH_REASONS.get(self.finish_reason, "error")
+            error = None if finish != "error" else f"server finish_reason {self.finish_reason!r}"
+        # a think block still open at a stop was closed unseen (the server drops the tag)
+        text = self.text + (THINK_CLOSE if self.in_think and finish == "stop" else "")
+        return Generation(
+            output=text,
+            seconds=seconds,
+            finish=finish,
+            prompt_tokens=_count(self.usage.get("prompt_tokens")),
+            generated_tokens=_count(self.usage.get("completion_tokens")),
+            error=error,
+            server_tool_calls=tuple(self.calls[i] for i in sorted(self.calls)),
+        )
+
+
+def _close(
+    connection: http.client.HTTPConnection, response: http.client.HTTPResponse, sock: socket.socket
+) -> None:
+    """Hang up now (the server stops generating when its next write fails)."""
+    response.close()
+    connection.close()
+    sock.close()
+
+
+def _complete_call(call: Mapping[str, Any]) -> bool:
+    function = call.get("function") or {}
+    arguments = function.get("arguments")
+    if not function.get("name") or not isinstance(arguments, str | dict):
+        return False
+    try:
+        return isinstance(arguments, dict) or isinstance(json.loads(arguments), dict)
+    except ValueError:
+        return False
+
+
+def _count(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _retry_after(value: str | None) -> float | None:
+    try:
+        return max(float(value), 0.0) if value else None
+    except ValueError:
+        return None
+
+
+def _error_detail(response: http.client.HTTPResponse) -> str:
+    """The server's error message, on one line, for the exception text."""
+    try:
+        body = response.read(2000).decode("utf-8", "replace")
+    except (OSError, http.client.HTTPException):
+        return ""
+    try:
+        data = json.loads(body)
+        error = data.get("error", data) if isinstance(data, dict) else data
+        body = str(error.get("message", error) if isinstance(error, dict) else error)
+    except ValueError:
+        pass
+    body = " ".join(body.split())[:300]
+    return f": {body}" if body else ""
