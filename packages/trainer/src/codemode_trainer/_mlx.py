@@ -6,7 +6,7 @@ place to stub, to patch a BLAS in before import, or to follow mlx-lm API changes
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -40,3 +40,422 @@ def count_parameters(model_dir: Path) -> int:
         assert isinstance(weights, dict)
         total += sum(int(w.size) for w in weights.values())
     return total
+
+
+# --- training, fusing and quantizing (mlx-lm's tuner API) ---------------------------------------
+
+
+class SetupError(ValueError):
+    """mlx-lm refused the model, data or settings; the message is one line."""
+
+
+def _mlx_ready() -> None:
+    """Bind an optimized BLAS before mlx's first import (a no-op once mlx is loaded)."""
+    from pytest_codemode_eval.blas import use_fast_blas
+
+    use_fast_blas()
+
+
+def _module(name: str) -> Any:
+    """An mlx/mlx-lm module typed ``Any``: their partial annotations would only add noise."""
+    import importlib
+
+    _mlx_ready()
+    return importlib.import_module(name)
+
+
+def _cast_floats(model: Any, dtype_name: str) -> None:
+    """Cast floating parameters like ``mlx_lm.convert`` does (respecting ``cast_predicate``)."""
+    mx = _module("mlx.core")
+    tree_map_with_path = _module("mlx.utils").tree_map_with_path
+
+    dtype = getattr(mx, dtype_name)
+    keep = getattr(model, "cast_predicate", lambda _: True)
+
+    def cast(path: str, value: Any) -> Any:
+        if keep(path) and mx.issubdtype(value.dtype, mx.floating) and value.dtype != dtype:
+            return value.astype(dtype)
+        return value
+
+    model.update(tree_map_with_path(cast, model.parameters()))
+
+
+def _is_quantized(config: Mapping[str, Any]) -> bool:
+    return "quantization" in config or "quantization_config" in config
+
+
+def _set_path(tree: Any, dotted: str, value: Any) -> None:
+    *parents, last = dotted.split(".")
+    node = tree
+    for part in parents:
+        node = node[int(part)] if isinstance(node, list) else node[part]
+    if isinstance(node, list):
+        node[int(last)] = value
+    elif last in node:
+        node[last] = value
+    else:
+        raise KeyError(dotted)
+
+
+class _QuietUI:
+    """Stands in for mlx-lm's rich ``TrainUI``: progress is ours to print (and cheaper)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+    def __enter__(self) -> _QuietUI:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def advance(self) -> None:
+        pass
+
+    def report_train(self, *args: Any) -> None:
+        pass
+
+    def report_val(self, *args: Any) -> None:
+        pass
+
+    def report_save(self, *args: Any) -> None:
+        pass
+
+    def val_task(self, total: int) -> Any:
+        from contextlib import nullcontext
+
+        return nullcontext(lambda: None)
+
+
+def _isolated_batches(batches: Any, seed: int) -> Any:
+    """Run mlx-lm's batch generator on its own numpy RNG stream (it draws from the global one).
+
+    Validation then never shifts the training order, and the order depends on the seed only.
+    """
+    import numpy as np
+
+    state = np.random.RandomState(seed).get_state()
+    while True:
+        outer = np.random.get_state()
+        np.random.set_state(state)
+        try:
+            item = next(batches)
+        except StopIteration:
+            return
+        finally:
+            state = np.random.get_state()
+            np.random.set_state(outer)
+        yield item
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    """Rows of a JSONL file, blank lines skipped; errors name the file and line."""
+    import json
+
+    rows: list[dict[str, Any]] = []
+    with path.open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except ValueError as error:
+                raise SetupError(f"{path}:{number}: invalid JSON ({error})") from None
+            if not isinstance(row, dict):
+                raise SetupError(f"{path}:{number}: a row must be a JSON object")
+            rows.append(row)
+    return rows
+
+
+class TrainSession:
+    """A model made trainable (LoRA, DoRA or full) with its datasets and optimizer.
+
+    ``run(start, stop, ...)`` trains iterations ``start+1 .. stop`` through
+    ``mlx_lm.tuner.trainer.train``; ``after_iteration(i)`` is called once iteration ``i`` is done
+    (its weights, optimizer state and RNG are final), which is where the caller validates and
+    checkpoints. ``save``/``restore`` write and read adapter weights plus optimizer state and the
+    mlx RNG key, so a restored session continues bit for bit.
+    """
+
+    def __init__(self, model_dir: Path, data_dir: Path, settings: Mapping[str, Any]) -> None:
+        _mlx_ready()
+        import types
+
+        import numpy as np
+
+        mx, optim = _module("mlx.core"), _module("mlx.optimizers")
+        tree_flatten = _module("mlx.utils").tree_flatten
+        datasets, tuner_utils = _module("mlx_lm.tuner.datasets"), _module("mlx_lm.tuner.utils")
+        utils = _module("mlx_lm.utils")
+
+        self.settings = dict(settings)
+        s = self.settings
+        self.seed = int(s["seed"])
+        mx.reset_peak_memory()
+        model, tokenizer, config = utils.load(str(model_dir), return_config=True)
+        self.dequantized = False
+        if s["fine_tune_type"] == "full" and _is_quantized(config):
+            model = utils.dequantize_model(model)  # integer weights can't take gradients
+            self.dequantized = True
+        if s.get("dtype"):
+            _cast_floats(model, s["dtype"])
+        mx.random.seed(self.seed)
+        np.random.seed(self.seed)
+        model.freeze()
+        layers = len(model.layers)
+        num_layers = int(s["num_layers"])
+        if num_layers > layers:
+            raise SetupError(f"num_layers is {num_layers} but the model has {layers} layers")
+        if s["fine_tune_type"] == "full":
+            model.unfreeze()  # everything, embeddings and head too (the CLI leaves them frozen)
+        else:
+            lora = dict(s["lora_parameters"])
+            try:
+                tuner_utils.linear_to_lora_layers(
+                    model, num_layers, lora, use_dora=s["fine_tune_type"] == "dora"
+                )
+            except ValueError as error:
+                raise SetupError(str(error).splitlines()[0]) from None
+        if s.get("resume_adapter_file"):
+            model.load_weights(str(s["resume_adapter_file"]), strict=False)
+        self.model = model
+        self.tokenizer = tokenizer
+        self.trainable = sum(int(v.size) for _, v in tree_flatten(model.trainable_parameters()))
+        self.total = int(utils.get_total_parameters(model))
+
+        options = types.SimpleNamespace(mask_prompt=bool(s["mask_prompt"]))
+
+        def dataset(name: str) -> Any:
+            path = data_dir / f"{name}.jsonl"
+            rows = read_jsonl(path) if path.exists() else []
+            if not rows:
+                return None
+            try:
+                return datasets.CacheDataset(datasets.create_dataset(rows, tokenizer, options))
+            except (ValueError, KeyError) as error:
+                raise SetupError(f"{path}: {str(error).splitlines()[0]}") from None
+
+        self.train_set = dataset("train")
+        self.valid_set = dataset("valid")
+        batch = int(s["batch_size"])
+        if self.train_set is None or len(self.train_set) < batch:
+            n = 0 if self.train_set is None else len(self.train_set)
+            raise SetupError(f"{data_dir}/train.jsonl has {n} rows, fewer than batch_size {batch}")
+        self.val_batch = min(batch, len(self.valid_set)) if self.valid_set is not None else 0
+
+        schedule = s.get("lr_schedule")
+        lr = tuner_utils.build_schedule(schedule) if schedule else s["learning_rate"]
+        classes = {
+            "adam": optim.Adam,
+            "adamw": optim.AdamW,
+            "sgd": optim.SGD,
+            "adafactor": optim.Adafactor,
+            "muon": optim.Muon,
+        }
+        name = s["optimizer"]
+        extra = dict(s.get("optimizer_config", {}).get(name, {}))
+        self.optimizer = classes[name](learning_rate=lr, **extra)
+
+    # --- checkpoints ---
+    def save(self, adapter_files: list[Path], optimizer_file: Path | None) -> None:
+        """Write the trainable weights to each of ``adapter_files`` (and optimizer + RNG state)."""
+        import os
+
+        mx = _module("mlx.core")
+        tree_flatten = _module("mlx.utils").tree_flatten
+
+        def write(path: Path, arrays: dict[str, Any]) -> None:
+            tmp = path.with_name(f".tmp.{path.name}")
+            mx.save_safetensors(str(tmp), arrays, metadata={"format": "mlx"})
+            os.replace(tmp, path)
+
+        weights = dict(tree_flatten(self.model.trainable_parameters()))
+        for path in adapter_files:
+            write(path, weights)
+        if optimizer_file is not None:
+            state = {f"optimizer.{k}": v for k, v in tree_flatten(self.optimizer.state)}
+            state["random.key"] = mx.random.state[0]
+            write(optimizer_file, state)
+
+    def restore(self, adapter_file: Path, optimizer_file: Path) -> None:
+        """Load what ``save`` wrote: weights, optimizer state (step, moments) and the RNG key."""
+        mx = _module("mlx.core")
+
+        weights = mx.load(str(adapter_file))
+        assert isinstance(weights, dict)
+        try:
+            self.model.load_weights(list(weights.items()), strict=False)
+        except ValueError as error:
+            raise SetupError(f"{adapter_file}: {str(error).splitlines()[0]}") from None
+        state = mx.load(str(optimizer_file))
+        assert isinstance(state, dict)
+        key = state.pop("random.key")
+        self.optimizer.init(self.model.trainable_parameters())
+        for name, value in state.items():
+            try:
+                _set_path(self.optimizer.state, name.removeprefix("optimizer."), value)
+            except (KeyError, IndexError, ValueError):
+                raise SetupError(
+                    f"{optimizer_file}: optimizer entry {name} does not match the model"
+                ) from None
+        hi, lo = (int(x) for x in key.tolist())
+        mx.random.seed((hi << 32) | lo)  # the key is the seed's two 32-bit halves
+
+    # --- validation and training ---
+    def validate(self) -> float | None:
+        """Mean validation loss over the same ``val_batches`` batches every time (None: no data)."""
+        if self.valid_set is None:
+            return None
+        trainer = _module("mlx_lm.tuner.trainer")
+
+        def batches(*args: Any, **kwargs: Any) -> Any:
+            return _isolated_batches(trainer.iterate_batches(*args, **kwargs), self.seed)
+
+        s = self.settings
+        loss = trainer.evaluate(
+            model=self.model,
+            dataset=self.valid_set,
+            batch_size=self.val_batch,
+            num_batches=int(s["val_batches"]),
+            max_seq_length=int(s["max_seq_length"]),
+            iterate_batches=batches,
+        )
+        self.model.train()
+        return float(loss)
+
+    def peak_memory(self) -> int:
+        return int(_module("mlx.core").get_peak_memory())
+
+    def run(
+        self,
+        start: int,
+        stop: int,
+        adapter_file: Path,
+        on_step: Callable[[int, float, int], None],
+        after_iteration: Callable[[int], None],
+    ) -> None:
+        """Train iterations ``start+1 .. stop``; the batch order is the one an uninterrupted run
+        of the same seed sees (the first ``start`` batches are drawn and skipped)."""
+        import dataclasses
+
+        trainer = _module("mlx_lm.tuner.trainer")
+
+        s = self.settings
+        known = {f.name for f in dataclasses.fields(trainer.TrainingArgs)}
+        accumulate = int(s["grad_accumulation_steps"])
+        if accumulate > 1 and "grad_accumulation_steps" not in known:
+            raise SetupError("this mlx-lm has no gradient accumulation (grad_accumulation_steps)")
+        iters = stop - start
+        options = {
+            "batch_size": int(s["batch_size"]),
+            "iters": iters,
+            "val_batches": int(s["val_batches"]),
+            "steps_per_report": 1,  # per-step losses; ours to aggregate on global iterations
+            "steps_per_eval": iters + 1,  # validation is ours (val_dataset=None anyway)
+            "steps_per_save": iters + 1,  # checkpoints are ours (with optimizer state)
+            "max_seq_length": int(s["max_seq_length"]),
+            "adapter_file": str(adapter_file),
+            "grad_checkpoint": bool(s["grad_checkpoint"]),
+            "grad_accumulation_steps": accumulate,
+            "clear_cache_threshold": int(s.get("clear_cache_threshold", 0)),
+        }
+        args = trainer.TrainingArgs(**{k: v for k, v in options.items() if k in known})
+        seed = self.seed
+
+        def train_batches(dataset: Any, batch_size: int, max_seq_length: int, **kw: Any) -> Any:
+            kw["loop"] = True
+            inner = _isolated_batches(
+                trainer.iterate_batches(dataset, batch_size, max_seq_length, **kw), seed
+            )
+            for _ in range(start):  # replay the order of the iterations already done
+                next(inner)
+            iteration = start
+            for batch in inner:
+                if iteration > start:
+                    after_iteration(iteration)
+                yield batch
+                iteration += 1
+
+        class Steps(trainer.TrainingCallback):  # type: ignore[misc,name-defined]
+            seen = 0
+
+            def on_train_loss_report(self, info: dict[str, Any]) -> None:
+                tokens = int(info["trained_tokens"]) - self.seen
+                self.seen = int(info["trained_tokens"])
+                on_step(start + int(info["iteration"]), float(info["train_loss"]), tokens)
+
+        layer_class = type(self.model.layers[0])
+        own_call = layer_class.__dict__.get("__call__")
+        ui = getattr(trainer, "TrainUI", None)
+        if ui is not None:
+            trainer.TrainUI = _QuietUI
+        try:
+            trainer.train(
+                model=self.model,
+                optimizer=self.optimizer,
+                train_dataset=self.train_set,
+                val_dataset=None,
+                args=args,
+                iterate_batches=train_batches,
+                training_callback=Steps(),
+            )
+        finally:
+            if ui is not None:
+                trainer.TrainUI = ui
+            # grad_checkpoint patches the layer class for the whole process: undo it.
+            if own_call is not None:
+                layer_class.__call__ = own_call
+            elif "__call__" in layer_class.__dict__:
+                del layer_class.__call__
+        after_iteration(stop)
+
+
+def fuse_adapters(model_dir: Path, adapter_dir: Path, out: Path, dtype: str | None) -> bool:
+    """Base + adapters -> a plain model in ``out``; return whether the base was dequantized.
+
+    A quantized base is dequantized first, so the fused model is dense (re-quantizing fused
+    weights is the quantize stage's job, done once). Full fine-tunes ship every weight as the
+    "adapter" (``fine_tune_type = "full"``), which ``load_adapters`` loads over the base.
+    """
+    tree_unflatten = _module("mlx.utils").tree_unflatten
+    tuner_utils, utils = _module("mlx_lm.tuner.utils"), _module("mlx_lm.utils")
+
+    model, tokenizer, config = utils.load(str(model_dir), return_config=True)
+    dequantized = _is_quantized(config)
+    if dequantized:
+        model = utils.dequantize_model(model)
+        config.pop("quantization", None)
+        config.pop("quantization_config", None)
+    try:
+        tuner_utils.load_adapters(model, str(adapter_dir))
+    except ValueError as error:
+        raise SetupError(str(error).splitlines()[0]) from None
+    fused = [(n, m.fuse()) for n, m in model.named_modules() if hasattr(m, "fuse")]
+    if fused:
+        model.update_modules(tree_unflatten(fused))
+    if dtype:
+        _cast_floats(model, dtype)
+        config["torch_dtype"] = dtype
+    utils.save(out, model_dir, model, tokenizer, config, donate_model=False)
+    return bool(dequantized)
+
+
+def quantize_dir(
+    model_dir: Path, out: Path, bits: int, group_size: int, mode: str, dtype: str | None
+) -> None:
+    """``mlx_lm.convert`` with quantization, non-quantized tensors kept in ``dtype``."""
+    import contextlib
+    import io
+
+    convert = _module("mlx_lm.convert").convert
+    chatter = io.StringIO()  # convert prints "[INFO] ..." lines on stdout
+    with contextlib.redirect_stdout(chatter):
+        convert(
+            str(model_dir),
+            str(out),
+            quantize=True,
+            q_group_size=group_size,
+            q_bits=bits,
+            q_mode=mode,
+            dtype=dtype,
+        )

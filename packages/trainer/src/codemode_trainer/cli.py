@@ -173,12 +173,135 @@ def _run_preflight(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
+# --- train, pipeline, fuse, quantize, metrics -------------------------------------------------
+
+
+def _add_training_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    def settings(p: argparse.ArgumentParser, *, config_required: bool) -> None:
+        p.add_argument("--config", type=Path, required=config_required, metavar="FILE",
+                       help="TOML (or mlx-lm YAML) training config")  # fmt: skip
+        p.add_argument("--model", type=Path, metavar="DIR", help="base model (overrides config)")
+        p.add_argument("--data", type=Path, metavar="DIR", help="train.jsonl/valid.jsonl folder")
+        p.add_argument("--run", type=Path, required=True, metavar="RUN_DIR", help="run folder")
+        p.add_argument("--resume", action="store_true", help="continue the run in RUN_DIR")
+        p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                       help="override a config key, e.g. lora.rank=16 (repeatable)")  # fmt: skip
+        for flag, kind in (("--iters", int), ("--batch-size", int), ("--learning-rate", float),
+                           ("--seed", int), ("--num-layers", int)):  # fmt: skip
+            p.add_argument(flag, type=kind, default=None)
+        p.add_argument("--fine-tune-type", choices=["lora", "dora", "full"], default=None)
+
+    t = sub.add_parser("train", help="LoRA/DoRA/full fine-tune into a run folder")
+    settings(t, config_required=False)
+    t.set_defaults(handler=_run_train, stages=("train", "metrics"))
+    p = sub.add_parser("pipeline", help="data, preflight, train, fuse, quantize, metrics")
+    settings(p, config_required=True)
+    p.set_defaults(handler=_run_train, stages=None)
+
+    f = sub.add_parser("fuse", help="fuse adapters into their base model (float32)")
+    f.add_argument("--model", type=Path, required=True, metavar="DIR")
+    f.add_argument("--adapters", type=Path, required=True, metavar="DIR")
+    f.add_argument("--out", type=Path, required=True, metavar="DIR")
+    f.add_argument("--force", action="store_true", help="replace a non-empty OUT")
+    f.set_defaults(handler=_run_fuse)
+
+    q = sub.add_parser("quantize", help="quantize a model (default 5-bit, group size 64)")
+    q.add_argument("--model", type=Path, required=True, metavar="DIR")
+    q.add_argument("--out", type=Path, required=True, metavar="DIR")
+    q.add_argument("--bits", type=int, default=5)
+    q.add_argument("--group-size", type=int, default=64)
+    q.add_argument("--force", action="store_true", help="replace a non-empty OUT")
+    q.set_defaults(handler=_run_quantize)
+
+    m = sub.add_parser("metrics", help="print a run's metrics.toml as a markdown table")
+    m.add_argument("run", type=Path, metavar="RUN_DIR")
+    m.set_defaults(handler=_run_metrics)
+
+
+def _error(command: str, error: object) -> int:
+    print(f"codemode-train {command}: error: {error}", file=sys.stderr)
+    return 1
+
+
+def _run_train(args: argparse.Namespace) -> int:
+    from codemode_trainer.config import ConfigError, load_config, parse_override
+    from codemode_trainer.fuse import FuseError
+    from codemode_trainer.metrics import MetricsError, render_metrics_markdown
+    from codemode_trainer.pipeline import STAGES, PipelineError, run_pipeline
+    from codemode_trainer.run_dir import RunDirError
+    from codemode_trainer.train import TrainError
+
+    command = args.command
+    try:
+        overrides = dict(parse_override(item) for item in args.set)
+        for key in ("model", "data", "iters", "batch_size", "learning_rate", "seed",
+                    "num_layers", "fine_tune_type"):  # fmt: skip
+            value = getattr(args, key)
+            if value is not None:
+                overrides[key] = str(value) if isinstance(value, Path) else value
+        config = load_config(args.config, overrides)
+        if config.ignored:
+            print(f"note: ignored mlx-lm keys: {', '.join(config.ignored)}", file=sys.stderr)
+        metrics = run_pipeline(
+            config,
+            args.run,
+            resume=args.resume,
+            stages=args.stages or STAGES,
+            progress=sys.stderr,
+            command=f"codemode-train {command}",
+        )
+    except (ConfigError, RunDirError, TrainError, FuseError, PipelineError, MetricsError,
+            OSError) as error:  # fmt: skip
+        return _error(command, error)
+    if metrics is not None:
+        print(render_metrics_markdown(metrics), end="")
+    return 0
+
+
+def _run_fuse(args: argparse.Namespace) -> int:
+    from codemode_trainer.fuse import FuseError, fuse
+
+    try:
+        result = fuse(args.model, args.adapters, args.out, overwrite=args.force)
+    except (FuseError, OSError) as error:
+        return _error("fuse", error)
+    print(result.path)
+    return 0
+
+
+def _run_quantize(args: argparse.Namespace) -> int:
+    from codemode_trainer.fuse import FuseError
+    from codemode_trainer.quantize import quantize
+
+    try:
+        result = quantize(
+            args.model, args.out, bits=args.bits, group_size=args.group_size, overwrite=args.force
+        )
+    except (FuseError, OSError) as error:
+        return _error("quantize", error)
+    print(result.path)
+    return 0
+
+
+def _run_metrics(args: argparse.Namespace) -> int:
+    from codemode_trainer.metrics import MetricsError, read_metrics, render_metrics_markdown
+    from codemode_trainer.run_dir import RunDir
+
+    try:
+        metrics = read_metrics(RunDir(args.run).metrics)
+    except MetricsError as error:
+        return _error("metrics", error)
+    print(render_metrics_markdown(metrics), end="")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="codemode-train", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     _add_init_model(sub)
     _add_data(sub)
     _add_preflight(sub)
+    _add_training_commands(sub)
     args = parser.parse_args(argv)
     handler: Handler = args.handler
     return handler(args)

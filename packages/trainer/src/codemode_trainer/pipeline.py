@@ -1,0 +1,241 @@
+"""data -> preflight -> train -> fuse -> quantize -> metrics, in one run folder.
+
+The data and preflight stages are injected callables, so the dataset builder and the preflight
+checks can be swapped without touching the pipeline:
+
+    data_step(config, out_dir)               writes train.jsonl (and valid.jsonl) into out_dir
+    preflight_step(config, model, data_dir)  raises to stop the run before any training
+
+The defaults copy ``config.data`` and run basic checks. Each finished stage is recorded in the
+run's ``state.json``; ``resume=True`` skips recorded stages (training continues from its last
+checkpoint) and reruns every stage after the first one that had to run again.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+import time
+import tomllib
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+import tomli_w
+
+from codemode_trainer.config import ConfigError, TrainConfig, config_from_dict, differences
+from codemode_trainer.fuse import fuse
+from codemode_trainer.metrics import (
+    Metrics,
+    hash_data_dir,
+    plot_losses,
+    render_metrics_markdown,
+    write_metrics,
+)
+from codemode_trainer.quantize import quantize
+from codemode_trainer.run_dir import RunDir
+from codemode_trainer.train import (
+    ADAPTER_CONFIG,
+    ADAPTER_FILE,
+    CHECKPOINT_FILE,
+    Report,
+    TrainError,
+    TrainResult,
+    check_data_dir,
+    check_model_dir,
+    train,
+)
+from pytest_codemode_eval.identity import fingerprint_directory
+
+DataStep = Callable[[TrainConfig, Path], None]
+PreflightStep = Callable[[TrainConfig, Path, Path], None]
+STAGES = ("data", "preflight", "train", "fuse", "quantize", "metrics")
+SPLITS = ("train.jsonl", "valid.jsonl", "test.jsonl")
+
+
+class PipelineError(RuntimeError):
+    """A one-line, user-facing reason the pipeline stopped."""
+
+
+def copy_data(config: TrainConfig, out: Path) -> None:
+    """Default data stage: copy the JSONL splits of ``config.data`` into the run."""
+    if config.data is None:
+        raise PipelineError("no data: set 'data' in the config (a folder with train.jsonl)")
+    source = Path(config.data)
+    if not (source / "train.jsonl").is_file():
+        raise PipelineError(f"data folder {source} has no train.jsonl")
+    out.mkdir(parents=True, exist_ok=True)
+    for name in SPLITS:
+        if (source / name).is_file():
+            shutil.copyfile(source / name, out / name)
+
+
+def basic_preflight(config: TrainConfig, model: Path, data: Path) -> None:
+    """Default preflight: a loadable model folder and enough training rows for one batch."""
+    check_model_dir(model)
+    check_data_dir(data, config.batch_size)
+
+
+def _write_config(run: RunDir, config: TrainConfig) -> None:
+    run.config.write_text(tomli_w.dumps(config.to_dict()), encoding="utf-8")
+
+
+def _check_resumable(run: RunDir, config: TrainConfig) -> None:
+    if not run.config.is_file():
+        return
+    try:
+        old = config_from_dict(tomllib.loads(run.config.read_text(encoding="utf-8")), "run")
+    except (ConfigError, tomllib.TOMLDecodeError) as error:
+        raise PipelineError(f"--resume: {run.config} is unreadable: {error}") from None
+    changed = differences(old, config)
+    if changed:
+        raise PipelineError(
+            f"--resume: settings differ from {run.config}: {'; '.join(changed)} "
+            "(only iters and reporting/checkpoint cadence may change)"
+        )
+
+
+def _adapter_bytes(adapters: Path) -> int:
+    return sum(
+        (adapters / name).stat().st_size
+        for name in (ADAPTER_FILE, ADAPTER_CONFIG)
+        if (adapters / name).is_file()
+    )
+
+
+def build_metrics(run: RunDir, config: TrainConfig, model: Path, data: Path) -> Metrics:
+    """Metrics of the run from its ``state.json`` records and the folders on disk."""
+    stages: dict[str, Any] = run.read_state().get("stages", {})
+    if "train" not in stages:
+        raise PipelineError(f"{run.root} has no finished training to report on")
+    result = TrainResult.from_dict(stages["train"]["result"])
+    sizes = {"adapters": _adapter_bytes(run.adapters)}
+    quantization: dict[str, Any] = {}
+    if "fuse" in stages and run.fused.is_dir():
+        sizes["fused"] = int(stages["fuse"]["size_bytes"])
+    if "quantize" in stages and run.quantized.is_dir():
+        sizes["quantized"] = int(stages["quantize"]["size_bytes"])
+        quantization = {
+            "bits": config.quantize.bits,
+            "group_size": config.quantize.group_size,
+            "mode": config.quantize.mode,
+        }
+    seconds = {n: float(stages[n]["seconds"]) for n in STAGES[:-1] if n in stages}  # not metrics
+    return Metrics(
+        seed=config.seed,
+        fine_tune_type=config.fine_tune_type,
+        iterations=result.iterations,
+        data_hash=hash_data_dir(data),
+        base_model=str(model),
+        base_model_fingerprint=fingerprint_directory(model),
+        stage_seconds=seconds,
+        train_losses=result.train_losses,
+        val_losses=result.val_losses,
+        peak_memory_bytes=result.peak_memory_bytes,
+        trainable_parameters=result.trainable_parameters,
+        total_parameters=result.total_parameters,
+        tokens_per_second=result.tokens_per_second,
+        sizes=sizes,
+        quantization=quantization,
+    )
+
+
+def run_pipeline(
+    config: TrainConfig,
+    run_root: Path,
+    *,
+    resume: bool = False,
+    stages: Sequence[str] = STAGES,
+    data_step: DataStep = copy_data,
+    preflight_step: PreflightStep = basic_preflight,
+    progress: TextIO | None = None,
+    on_report: Report | None = None,
+    command: str = "codemode-train pipeline",
+) -> Metrics | None:
+    """Run ``stages`` (in pipeline order) in ``run_root``; return the metrics if computed.
+
+    Without a ``data`` stage, training reads ``config.data`` in place.
+    """
+    unknown = [s for s in stages if s not in STAGES]
+    if unknown:
+        raise PipelineError(f"unknown stage {unknown[0]!r}; stages are {', '.join(STAGES)}")
+    wanted = [s for s in STAGES if s in stages]
+    model = check_model_dir(config.model)  # check what we can before claiming the folder
+    source = None if "data" in wanted else check_data_dir(config.data, config.batch_size)
+    with RunDir(run_root).claim(command, resume=resume) as run:
+        if resume:
+            _check_resumable(run, config)
+        _write_config(run, config)
+        done: dict[str, Any] = run.read_state().get("stages", {}) if resume else {}
+        data = run.data if source is None else source
+        trained = dataclasses.replace(config, data=str(data))
+        rerun = False  # once a stage runs, every later one must too
+        metrics: Metrics | None = None
+        for stage in wanted:
+            if stage == "metrics":
+                began = time.perf_counter()
+                metrics = build_metrics(run, config, model, data)
+                write_metrics(run.metrics, metrics)
+                run.metrics_markdown.write_text(render_metrics_markdown(metrics), "utf-8")
+                plot_losses(metrics, run.loss_plot)
+                run.record_stage("metrics", time.perf_counter() - began)
+                continue
+            record = done.get(stage)
+            if record is not None and not rerun and _still_done(stage, record, config):
+                continue
+            rerun = True
+            began = time.perf_counter()
+            extra: dict[str, Any] = {}
+            if stage == "data":
+                if data.exists():
+                    shutil.rmtree(data)
+                data_step(config, data)
+                if not (data / "train.jsonl").is_file():
+                    raise PipelineError(f"the data stage wrote no {data / 'train.jsonl'}")
+                extra["data_hash"] = hash_data_dir(data)
+            elif stage == "preflight":
+                preflight_step(trained, model, data)
+            elif stage == "train":
+                again = resume and (run.adapters / CHECKPOINT_FILE).is_file()
+                result = train(
+                    trained, run.adapters, resume=again, progress=progress, on_report=on_report
+                )
+                extra["result"] = result.to_dict()
+            elif stage == "fuse":
+                fused = fuse(model, run.adapters, run.fused, overwrite=True)
+                extra |= {"size_bytes": fused.size_bytes, "dequantized": fused.dequantized_base}
+            elif stage == "quantize":
+                source = run.fused if run.fused.is_dir() else None
+                if source is None:
+                    raise PipelineError(f"quantize needs the fused model in {run.fused}")
+                q = config.quantize
+                done_q = quantize(
+                    source, run.quantized, bits=q.bits, group_size=q.group_size, mode=q.mode,
+                    overwrite=True,
+                )  # fmt: skip
+                extra["size_bytes"] = done_q.size_bytes
+            seconds = time.perf_counter() - began
+            if stage == "train":
+                seconds = float(extra["result"]["seconds"])
+            run.record_stage(stage, seconds, **extra)
+        return metrics
+
+
+def _still_done(stage: str, record: dict[str, Any], config: TrainConfig) -> bool:
+    """Whether a recorded stage is still valid for ``config`` (training may need more iters)."""
+    if stage == "train":
+        return int(record.get("result", {}).get("iterations", 0)) >= config.iters
+    return True
+
+
+__all__ = [
+    "STAGES",
+    "DataStep",
+    "PipelineError",
+    "PreflightStep",
+    "TrainError",
+    "basic_preflight",
+    "build_metrics",
+    "copy_data",
+    "run_pipeline",
+]
