@@ -86,7 +86,8 @@ def chunk(
     tool_calls: Sequence[Mapping[str, Any]] | None = None,
     finish: str | None = None,
 ) -> dict[str, Any]:
-    """One `chat.completion.chunk` event as mlx_lm.server writes it."""
+    """One `chat.completion.chunk` event as mlx_lm.server writes it (think text as `reasoning`,
+    a call as one complete `tool_calls` entry; see the docstring of backends/openai.py)."""
     delta: dict[str, Any] = {"role": "assistant"}
     if content is not None:
         delta["content"] = content
@@ -153,11 +154,15 @@ class FakeHandler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
     def do_GET(self) -> None:
-        if self.path == "/v1/models":
-            models = [{"id": name, "object": "model"} for name in self.server.models]
-            self.send_json(200, {"object": "list", "data": models})
-        else:
+        served = self.server.models
+        if self.path != "/v1/models":
             self.send_json(404, {"error": "not found"})
+        elif served is None:  # mlx_lm.server without its Hugging Face cache folder:
+            self.send_response(200)  # headers sent, then the handler crashes
+            self.end_headers()
+        else:
+            models = [{"id": name, "object": "model"} for name in served]
+            self.send_json(200, {"object": "list", "data": models})
 
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length", 0))
@@ -172,9 +177,9 @@ class FakeServer(ThreadingHTTPServer):
 
     daemon_threads = True
 
-    def __init__(self, models: Sequence[str], replies: Sequence[Reply]) -> None:
+    def __init__(self, models: Sequence[str] | None, replies: Sequence[Reply]) -> None:
         super().__init__(("127.0.0.1", 0), FakeHandler)
-        self.models = list(models)
+        self.models = None if models is None else list(models)
         self.replies = list(replies)
         self.bodies: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
@@ -186,7 +191,9 @@ class FakeServer(ThreadingHTTPServer):
 
 
 @contextmanager
-def fake_server(models: Sequence[str] = ("fake-model",), *replies: Reply) -> Iterator[FakeServer]:
+def fake_server(
+    models: Sequence[str] | None = ("fake-model",), *replies: Reply
+) -> Iterator[FakeServer]:
     server = FakeServer(models, replies or [sse(chunk("hi", finish="stop"))])
     thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
     thread.start()

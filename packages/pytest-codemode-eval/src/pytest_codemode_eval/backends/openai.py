@@ -4,21 +4,26 @@ Each case is one streamed `POST {base_url}/chat/completions`. Streaming lets the
 budget be enforced between chunks (the socket timeout is reset to what is left before every
 read, so a server that hangs costs at most the budget); reading stops at the end of the first
 complete tool call, as the mlx backend does. `http.client` rather than `urllib.request`: urllib
-hides the socket, and its timeout could then only be fixed once per request.
+hides the socket, and its timeout could then only be set once per request.
 
-What is kept: `output` is the raw text, reasoning deltas (`reasoning` / `reasoning_content`)
-wrapped back in `<think>`...`</think>` where they arrived; `server_tool_calls` are the calls the
-server parsed itself, recorded and never trusted over the text. mlx_lm.server (0.32) strips a
-tool call out of the text: `<tool_call>`...`</tool_call>` never reaches `content`; the body is
-run through the template's parser and arrives as one complete `tool_calls` delta (arguments as
-a JSON string) the moment `</tool_call>` is generated; a body it cannot parse is dropped with
-only a server-log warning (finish `tool_calls`, no call, no text). So with mlx_lm.server every
-call is scored from the server's parse. We never rebuild call text from `tool_calls` (that
-would hide the server's role); identity says `server_parses_tool_calls: true` instead. The
-server also hides whether a call was inside `<think>` (its state machine allows a call there).
+`output` is the raw text: `content` deltas, with `reasoning` / `reasoning_content` deltas put
+back inside `<think>`...`</think>` where they arrived. `server_tool_calls` are the calls the
+server parsed itself: recorded, used by `parse_output` only when the text holds no call.
 
-The model is never picked blindly: `GET {base_url}/models` at start, and the id sent in every
-request is one the server listed (mlx_lm.server loads whatever its `model` field names).
+What mlx_lm.server 0.32.2 streams for a model whose template uses `<tool_call>` (observed):
+text before a call as `content`; think text as `reasoning` (tags removed); the call itself
+never as text. When `</tool_call>` is generated, one delta carries the whole call,
+`{"function": {"name": ..., "arguments": "<JSON string>"}, "type": "function", "id": <uuid4>,
+"index": 0}`, then `finish_reason: "tool_calls"`, the usage chunk and `[DONE]`. A call body its
+parser rejects is dropped (a log warning only: no text, no call, finish `tool_calls`); we make
+that an `error` generation saying so, not an empty answer. So against mlx_lm.server every call
+is scored from the server's parse. Call text is never rebuilt from `tool_calls` (that would
+hide the server's part); identity says `server_parses_tool_calls: true` instead. The server
+also hides whether a call sat inside `<think>` (its state machine lets a call start there).
+
+The model is never picked blindly: `GET {base_url}/models` at start, and every request names a
+model the server listed (mlx_lm.server loads whatever its `model` field names). Sent with every
+request: `chat_template_kwargs: {"enable_thinking": false}`, so the prompt is the mlx backend's.
 """
 
 from __future__ import annotations
@@ -33,7 +38,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from pytest_codemode_eval.generation import Finish, Generation, GenerationRequest
-from pytest_codemode_eval.parse import THINK_CLOSE, THINK_OPEN, TOOL_CALL_CLOSE
+from pytest_codemode_eval.parse import THINK_CLOSE, THINK_OPEN, TOOL_CALL_CLOSE, TOOL_CALL_OPEN
 
 T = TypeVar("T")
 DONE: dict[str, Any] = {"[DONE]": True}  # the event read_events yields for `data: [DONE]`
@@ -43,6 +48,10 @@ FINISH_REASONS: dict[str, Finish] = {"stop": "stop", "tool_calls": "stop", "leng
 GRACE_EVENTS = 4
 GRACE_SECONDS = 1.0
 MAX_RETRY_AFTER = 10.0  # seconds: a server's Retry-After is honoured up to this
+DROPPED_CALL = (
+    "the server ended on a tool call but sent none: it drops a call it cannot parse "
+    "(mlx_lm.server logs 'Failed to parse tool call'); the raw text is lost"
+)
 TOOL_CALL_NOTE = (
     "calls are scored from the raw text; the server's own parsed tool_calls only when the text "
     "has none (mlx_lm.server strips <tool_call> text, so its calls are all server-parsed)"
@@ -216,7 +225,7 @@ class OpenAIBackend:
             raise self._failure(exc) from None
         if response.status != 200:
             detail = _error_detail(response)
-            connection.close()
+            _close(connection, response, sock)
             message = (
                 f"{method} {self.base_url}{path}: HTTP {response.status} {response.reason}{detail}"
             )
@@ -375,11 +384,7 @@ class StreamState:
     def generation(self, timed_out: bool = False) -> Generation:
         """The answer so far; its time runs to the end of the first call, as in the mlx backend."""
         seconds = (self.closed_at or time.perf_counter()) - self.started
-        finish: Finish = "timeout" if timed_out else "stop"
-        error = None
-        if not timed_out and not self.call_closed and self.finish_reason is not None:
-            finish = FINISH_REASONS.get(self.finish_reason, "error")
-            error = None if finish != "error" else f"server finish_reason {self.finish_reason!r}"
+        finish, error = self._finish(timed_out)
         # a think block still open at a stop was closed unseen (the server drops the tag)
         text = self.text + (THINK_CLOSE if self.in_think and finish == "stop" else "")
         return Generation(
@@ -391,6 +396,20 @@ class StreamState:
             error=error,
             server_tool_calls=tuple(self.calls[i] for i in sorted(self.calls)),
         )
+
+    def _finish(self, timed_out: bool) -> tuple[Finish, str | None]:
+        if timed_out:
+            return "timeout", None
+        if self.call_closed or self.finish_reason is None:
+            return "stop", None
+        if (
+            self.finish_reason == "tool_calls"
+            and not self.calls
+            and TOOL_CALL_OPEN not in self.text
+        ):
+            return "error", DROPPED_CALL
+        finish = FINISH_REASONS.get(self.finish_reason, "error")
+        return finish, None if finish != "error" else f"server finish_reason {self.finish_reason!r}"
 
 
 def _close(
