@@ -170,6 +170,8 @@ class OpenAIBackend:
             raise ServerError(
                 f"GET {self.base_url}/models: no answer within {self.timeout:g} s"
             ) from None
+        except (OSError, http.client.HTTPException) as exc:
+            raise self._failure(exc) from None
         return parse_model_list(payload, self.base_url)
 
     def _stream(self, request: GenerationRequest) -> Generation:
