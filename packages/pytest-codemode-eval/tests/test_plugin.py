@@ -516,6 +516,8 @@ def test_real_suite_results_json(real: pytest.Pytester) -> None:
             "tools_called",
             "prompt_tokens",
             "generated_tokens",
+            "error",
+            "server_tool_calls",
         } <= set(case)
     assert cases["valid-01"] | {"output": ""} == cases["valid-01"] | {
         "output": "",
@@ -609,6 +611,8 @@ def test_record_then_replay_round_trips(real: pytest.Pytester) -> None:
             "finish",
             "prompt_tokens",
             "generated_tokens",
+            "error",
+            "tool_calls",
         }
 
     second = real.runpytest(

@@ -36,6 +36,8 @@ class CaseResult:
     generated_tokens: int | None = None
     output: str = ""
     think: str | None = None
+    error: str | None = None
+    server_tool_calls: tuple[Mapping[str, Any], ...] = ()  # OpenAI calls a server parsed itself
 
     @property
     def tokens_per_second(self) -> float | None:
@@ -59,6 +61,8 @@ class CaseResult:
             "tokens_per_second": self.tokens_per_second,
             "output": self.output,
             "think": self.think,
+            "error": self.error,
+            "server_tool_calls": [dict(call) for call in self.server_tool_calls],
         }
 
     @classmethod
@@ -67,6 +71,7 @@ class CaseResult:
         fields.pop("tokens_per_second", None)
         fields["verdict"] = Verdict(fields["verdict"])
         fields["tools_called"] = tuple(fields.get("tools_called", ()))
+        fields["server_tool_calls"] = tuple(fields.get("server_tool_calls", ()))
         return cls(**fields)
 
 

@@ -69,6 +69,8 @@ def result_from_generation(case: Case, suite: Suite, generation: Generation) -> 
         generated_tokens=generation.generated_tokens,
         output=generation.output,
         think=parsed.think,
+        error=generation.error,
+        server_tool_calls=tuple(generation.server_tool_calls),
     )
 
 

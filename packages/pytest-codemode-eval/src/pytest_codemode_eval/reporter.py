@@ -117,9 +117,11 @@ class EvalReporter:
 
 
 def _record_fields(case: CaseResult) -> dict[str, Any]:
-    fields: dict[str, Any] = {"output": case.output, "seconds": case.seconds}
-    if case.finish in ("stop", "length", "timeout"):
-        fields["finish"] = case.finish
+    fields: dict[str, Any] = {"output": case.output, "seconds": case.seconds, "finish": case.finish}
+    if case.error is not None:
+        fields["error"] = case.error
+    if case.server_tool_calls:
+        fields["tool_calls"] = [dict(call) for call in case.server_tool_calls]
     if case.prompt_tokens is not None:
         fields["prompt_tokens"] = case.prompt_tokens
     if case.generated_tokens is not None:

@@ -68,7 +68,10 @@ class _Unscorable(Exception):
 
 def score_case(case: Case, catalog: Catalog, generation: Generation, parsed: Parsed) -> Score:
     score = _score_case(case, catalog, generation, parsed)
-    return replace(score, note=one_line(score.note))
+    note = score.note
+    if any(call.syntax == "openai" for call in parsed.calls):
+        note += " (server-parsed call)"  # the raw text had no call; the server's parse was used
+    return replace(score, note=one_line(note))
 
 
 def one_line(note: str, limit: int = 300) -> str:

@@ -2,7 +2,9 @@
 
 File format, one JSON object per line:
 `{"id": "git-01", "output": "<raw model text>", "seconds": 5.1, "finish": "stop"}`
-with `seconds` and `finish` (stop | length | timeout) optional. `--codemode-record` writes the same.
+with `seconds` and `finish` (stop | length | timeout) optional. `--codemode-record` writes the same,
+plus, when they apply, `finish: "error"` with the backend's `error` message, token counts, and the
+`tool_calls` a server returned instead of the call text (so an openai run replays faithfully).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import Any
 from pytest_codemode_eval.errors import SuiteError
 from pytest_codemode_eval.generation import Generation, GenerationRequest
 
-REPLAY_FINISH = ("stop", "length", "timeout")
+REPLAY_FINISH = ("stop", "length", "timeout", "error")
 
 
 class MissingReplay(Exception):
@@ -71,7 +73,18 @@ def _generation(record: Any, path: Path, line: int) -> tuple[str, Generation]:
         finish=finish,
         prompt_tokens=_optional_int(record.get("prompt_tokens")),
         generated_tokens=_optional_int(record.get("generated_tokens")),
+        error=record.get("error") if isinstance(record.get("error"), str) else None,
+        server_tool_calls=_tool_calls(record.get("tool_calls", []), fail, case_id),
     )
+
+
+def _tool_calls(value: Any, fail: Any, case_id: str) -> tuple[dict[str, Any], ...]:
+    """Optional OpenAI `tool_calls` a server returned instead of the call text."""
+    if not isinstance(value, list) or not all(isinstance(call, dict) for call in value):
+        raise fail(
+            f"case {case_id!r}: field 'tool_calls' must be a list of OpenAI tool call objects"
+        )
+    return tuple(value)
 
 
 def _optional_int(value: Any) -> int | None:
