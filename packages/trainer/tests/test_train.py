@@ -3,7 +3,9 @@ one line. Models and data are generated (tests/_toy.py); runs are tens of iterat
 
 from __future__ import annotations
 
+import io
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -11,11 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _toy import tiny_model, write_data
+from _toy import corpus, tiny_model, write_data
 
 from codemode_trainer import _mlx
 from codemode_trainer.cli import main
 from codemode_trainer.config import TrainConfig, load_config
+from codemode_trainer.init_model import init_model
+from codemode_trainer.progress import Progress, format_duration
 from codemode_trainer.train import TrainError, TrainResult, read_checkpoint, train
 from pytest_codemode_eval.blas import use_fast_blas
 
@@ -143,6 +147,14 @@ def test_resume_continues_to_more_iterations(model: Path, data: Path, tmp_path: 
         train(config, tmp_path / "a")
 
 
+def test_settings_mlx_lm_refuses_are_one_line_errors(data: Path, tmp_path: Path) -> None:
+    moe = init_model(tmp_path / "moe", "tiny-moe", corpus=corpus())
+    with pytest.raises(TrainError, match="SwitchLinear doesn't support DoRA yet"):
+        train(settings(moe, data, fine_tune_type="dora", iters=1), tmp_path / "a")
+    with pytest.raises(TrainError, match="num_layers is 5 but the model has 2 layers"):
+        train(settings(moe, data, num_layers=5, iters=1), tmp_path / "b")
+
+
 def test_resume_without_a_checkpoint_is_an_error(model: Path, data: Path, tmp_path: Path) -> None:
     with pytest.raises(TrainError, match=r"--resume: no checkpoint in .*nothing"):
         train(settings(model, data, iters=2), tmp_path / "nothing", resume=True)
@@ -201,7 +213,8 @@ def test_cli_train_with_grad_accumulation_and_checkpointing(
     assert "| Training time |" in done.stdout
     assert "\r" not in done.stderr  # not a terminal: plain lines
     lines = [line for line in done.stderr.splitlines() if line.startswith("iter ")]
-    assert any(line.startswith("iter 4/4  loss ") and "tok/s  ETA" in line for line in lines)
+    pattern = r"iter 4/4  loss \d+\.\d{3}  val \d+\.\d{3}  [\d,]+ tok/s  [\d,]+ tokens  ETA 0:00"
+    assert any(re.fullmatch(pattern, line) for line in lines), lines
     result = TrainResult.from_dict(
         __import__("json").loads((run / "state.json").read_text())["stages"]["train"]["result"]
     )
@@ -209,3 +222,29 @@ def test_cli_train_with_grad_accumulation_and_checkpointing(
     assert (run / "metrics.toml").is_file()
     assert (run / "loss.png").is_file()
     assert (run / "adapters" / "0000002_adapters.safetensors").is_file()
+
+
+def test_progress_line_plain_and_on_a_terminal() -> None:
+    now = [0.0]
+    plain = io.StringIO()
+    progress = Progress(100, stream=plain, tty=False, clock=lambda: now[0])
+    now[0] = 10.0
+    progress.train(10, 2.5, 1234.4, 5000)
+    progress.val(10, 2.25)
+    now[0] = 20.0
+    progress.train(20, 2.0, 999.6)
+    assert plain.getvalue().splitlines() == [
+        "iter  10/100  loss 2.500  1,234 tok/s  5,000 tokens  ETA 1:30",
+        "iter 10: val loss 2.250",
+        "iter  20/100  loss 2.000  val 2.250  1,000 tok/s  ETA 1:20",
+    ]
+    screen = io.StringIO()
+    progress = Progress(4, start=2, stream=screen, tty=True, clock=lambda: now[0])
+    progress.train(3, 1.0, 10.0)
+    progress.note("saved")
+    progress.train(4, 0.5, 10.0)
+    progress.close()
+    assert screen.getvalue().startswith("\riter 3/4  loss 1.000  10 tok/s  ETA 0:00")
+    assert "\rsaved\n\riter 4/4" in screen.getvalue()  # the live line is blanked first
+    assert screen.getvalue().endswith("\n")
+    assert format_duration(3725) == "1:02:05"

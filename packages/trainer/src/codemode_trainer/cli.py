@@ -112,9 +112,8 @@ def _fail(command: str, error: object) -> int:
 
 
 def _run_data_build(args: argparse.Namespace) -> int:
-    from pytest_codemode_eval.errors import SuiteError
-
     from codemode_trainer.data import DataError, build_for_suite
+    from pytest_codemode_eval.errors import SuiteError
 
     try:
         print(
@@ -135,9 +134,8 @@ def _run_data_build(args: argparse.Namespace) -> int:
 
 
 def _run_data_validate(args: argparse.Namespace) -> int:
-    from pytest_codemode_eval.errors import SuiteError
-
     from codemode_trainer.validate import validation_summary
+    from pytest_codemode_eval.errors import SuiteError
 
     try:
         text, errors = validation_summary(args.file, args.suite)
@@ -148,9 +146,8 @@ def _run_data_validate(args: argparse.Namespace) -> int:
 
 
 def _run_data_contamination(args: argparse.Namespace) -> int:
-    from pytest_codemode_eval.errors import SuiteError
-
     from codemode_trainer.contamination import contamination_summary
+    from pytest_codemode_eval.errors import SuiteError
 
     try:
         text, errors = contamination_summary(args.files, args.suite, args.threshold, args.allow)
@@ -161,9 +158,8 @@ def _run_data_contamination(args: argparse.Namespace) -> int:
 
 
 def _run_preflight(args: argparse.Namespace) -> int:
-    from pytest_codemode_eval.errors import SuiteError
-
     from codemode_trainer.preflight import PreflightError, preflight_for_suite
+    from pytest_codemode_eval.errors import SuiteError
 
     try:
         report = preflight_for_suite(args.model, args.data, args.suite, args.max_seq_length)
@@ -253,6 +249,9 @@ def _run_train(args: argparse.Namespace) -> int:
     except (ConfigError, RunDirError, TrainError, FuseError, PipelineError, MetricsError,
             OSError) as error:  # fmt: skip
         return _error(command, error)
+    except KeyboardInterrupt:
+        print(f"codemode-train {command}: interrupted; continue with --resume", file=sys.stderr)
+        return 130
     if metrics is not None:
         print(render_metrics_markdown(metrics), end="")
     return 0

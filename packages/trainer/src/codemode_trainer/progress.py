@@ -48,7 +48,9 @@ class Progress:
             return None
         return (self.clock() - self.began) / done * (self.total - iteration)
 
-    def line(self, iteration: int, loss: float, tokens_per_second: float) -> str:
+    def line(
+        self, iteration: int, loss: float, tokens_per_second: float, tokens: int | None = None
+    ) -> str:
         width = len(str(self.total))
         eta = self.eta(iteration)
         parts = [
@@ -56,12 +58,16 @@ class Progress:
             f"loss {loss:.3f}",
             *([f"val {self.last_val:.3f}"] if self.last_val is not None else []),
             f"{tokens_per_second:,.0f} tok/s",
+            *([f"{tokens:,} tokens"] if tokens is not None else []),
             f"ETA {format_duration(eta)}" if eta is not None else "ETA ?",
         ]
         return "  ".join(parts)
 
-    def train(self, iteration: int, loss: float, tokens_per_second: float) -> None:
-        self._emit(self.line(iteration, loss, tokens_per_second), keep=False)
+    def train(
+        self, iteration: int, loss: float, tokens_per_second: float, tokens: int | None = None
+    ) -> None:
+        """A report; ``tokens`` is the running count of trained (unmasked) tokens."""
+        self._emit(self.line(iteration, loss, tokens_per_second, tokens), keep=False)
 
     def val(self, iteration: int, loss: float) -> None:
         self.last_val = loss

@@ -202,7 +202,7 @@ class _Bookkeeper:
         self.window, self.window_tokens = [], 0
         self.mark, self.window_hook_seconds = now, 0.0
         if self.progress is not None:
-            self.progress.train(iteration, mean, rate)
+            self.progress.train(iteration, mean, rate, self.tokens)
         self.report(
             {"event": "train", "iteration": iteration, "loss": mean, "tokens_per_second": rate}
         )
