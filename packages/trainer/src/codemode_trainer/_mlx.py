@@ -441,7 +441,12 @@ def fuse_adapters(model_dir: Path, adapter_dir: Path, out: Path, dtype: str | No
 
 
 def quantize_dir(
-    model_dir: Path, out: Path, bits: int, group_size: int, mode: str, dtype: str | None
+    model_dir: Path,
+    out: Path,
+    bits: int | None,
+    group_size: int | None,
+    mode: str,
+    dtype: str | None,
 ) -> None:
     """``mlx_lm.convert`` with quantization, non-quantized tensors kept in ``dtype``."""
     import contextlib

@@ -38,12 +38,13 @@ def quantize(
     dtype: str | None = "float32",
     overwrite: bool = False,
 ) -> QuantizeResult:
+    if mode not in QUANT_MODES:
+        raise FuseError(f"mode must be one of {', '.join(QUANT_MODES)}, got {mode!r}")
     if bits not in QUANT_BITS:
         raise FuseError(f"bits must be one of 2, 3, 4, 5, 6, 8 (mlx has no 7-bit), got {bits}")
     if group_size not in QUANT_GROUP_SIZES:
         raise FuseError(f"group size must be 32, 64 or 128, got {group_size}")
-    if mode not in QUANT_MODES:
-        raise FuseError(f"mode must be one of {', '.join(QUANT_MODES)}, got {mode!r}")
+    affine = mode == "affine"  # the float-4/8 modes fix their own bits and group size
     try:
         model = check_model_dir(model)
     except TrainError as error:
@@ -54,7 +55,9 @@ def quantize(
     build_aside(
         Path(out),
         overwrite,
-        lambda scratch: _mlx.quantize_dir(model, scratch, bits, group_size, mode, dtype),
+        lambda scratch: _mlx.quantize_dir(
+            model, scratch, bits if affine else None, group_size if affine else None, mode, dtype
+        ),
     )
     return QuantizeResult(
         Path(out), time.perf_counter() - began, folder_bytes(Path(out)), bits, group_size
