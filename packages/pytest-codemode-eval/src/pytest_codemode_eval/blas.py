@@ -40,6 +40,10 @@ def use_fast_blas() -> str | None:
 
     Idempotent (cached); never raises for a missing or broken BLAS."""
     choice = os.environ.get("CODEMODE_BLAS", "auto")
+    if "PYTEST_XDIST_WORKER" in os.environ:
+        # xdist workers already fill the cores; oversubscribed OpenBLAS threads measured 3-10x
+        # slower on a 2-core machine. OpenBLAS reads this once, when it is loaded below.
+        os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     if sys.platform != "linux" or choice == "reference":
         return None
     if "mlx.core" in sys.modules:

@@ -17,6 +17,7 @@ def save_random_weights(config: Mapping[str, Any], path: Path, seed: int) -> int
     mlx-lm's own init (the one its layers use) is what training from scratch starts from, and
     ``mx.random.seed`` before construction makes the bytes reproducible.
     """
+    _mlx_ready()
     import mlx.core as mx
     from mlx.utils import tree_flatten
     from mlx_lm.utils import _get_classes
@@ -32,6 +33,7 @@ def save_random_weights(config: Mapping[str, Any], path: Path, seed: int) -> int
 
 def count_parameters(model_dir: Path) -> int:
     """Number of weights stored in a model directory's safetensors files."""
+    _mlx_ready()
     import mlx.core as mx
 
     total = 0
