@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from codemode_trainer.cli import main
 from codemode_trainer.contamination import check_contamination, normalise, split_allowed
 from pytest_codemode_eval.suite import load_suite

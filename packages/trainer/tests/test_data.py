@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from codemode_trainer.chat_render import ChatRenderer
 from codemode_trainer.chat_template import CallSyntax
 from codemode_trainer.cli import main

@@ -8,13 +8,14 @@ from pathlib import Path
 from typing import Any, cast
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from syrupy.assertion import SnapshotAssertion
+
 from codemode_trainer import _mlx
 from codemode_trainer.chat_template import CallSyntax, detect_call_syntax, normalize_messages
 from codemode_trainer.cli import main
 from codemode_trainer.init_model import PRESETS, InitModelError, init_model
-from hypothesis import given, settings
-from hypothesis import strategies as st
-from syrupy.assertion import SnapshotAssertion
 
 CORPUS = ["What is the weather in Berlin?", "Read the file notes.txt and summarise it."]
 SPECIALS = [

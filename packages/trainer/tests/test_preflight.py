@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from codemode_trainer.cli import main
 from codemode_trainer.data import Dataset, build_dataset
 from codemode_trainer.init_model import init_model

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from codemode_trainer.cli import main
 from codemode_trainer.validate import Finding, validate_dataset
 from pytest_codemode_eval.catalog import Catalog

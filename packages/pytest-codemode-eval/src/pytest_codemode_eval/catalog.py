@@ -28,6 +28,11 @@ class ToolSpec:
     signature: inspect.Signature
     doc: str
 
+    def signature_line(self) -> str:
+        """`def name(params) -> Result` without the docstring, for the compact prompt."""
+        parameters, returns = format_parameters(self.signature), format_return(self.signature)
+        return f"def {self.name}({parameters}){returns}"
+
     def stub(self) -> str:
         """The one-line Python stub shown in the system prompt."""
         parameters, returns = format_parameters(self.signature), format_return(self.signature)
@@ -48,10 +53,13 @@ class Catalog:
 
     tools: Mapping[str, ToolSpec]
     wrapper: ToolSpec
-    result_types: tuple[
-        str, ...
-    ] = ()  # one-line class stubs, e.g. "class Location(TypedDict): ..."
+    result_types: tuple[str, ...] = ()  # one-line class stubs: "class Location(TypedDict): ..."
     source: str = ""
+    # How the suite shows the catalog (set from suite.toml): "full" stubs with docstrings and
+    # result types, or "compact" signatures only; and whether execute_code is offered as a native
+    # tool through the chat template's `tools`, or only described in the system prompt.
+    prompt_style: str = "full"
+    native_tools: bool = True
 
     @property
     def tool_names(self) -> tuple[str, ...]:

@@ -13,7 +13,7 @@ from pytest_codemode_eval.aggregate import CaseResult
 from pytest_codemode_eval.backends.replay import MissingReplay
 from pytest_codemode_eval.generation import Backend, Generation, GenerationRequest
 from pytest_codemode_eval.parse import parse_output
-from pytest_codemode_eval.prompt import build_messages, wrapper_tool_schema
+from pytest_codemode_eval.prompt import build_messages, offered_tools
 from pytest_codemode_eval.score import score_case
 from pytest_codemode_eval.suite import Case, Suite
 
@@ -30,7 +30,7 @@ def build_request(case: Case, suite: Suite, budgets: Budgets) -> GenerationReque
     return GenerationRequest(
         case_id=case.id,
         messages=build_messages(suite.catalog, case.prompt),
-        tools=[wrapper_tool_schema(suite.catalog)],
+        tools=offered_tools(suite.catalog),
         max_tokens=case.max_tokens or budgets.max_tokens or suite.max_tokens,
         time_budget=case.time_budget or budgets.time_budget or suite.time_budget,
     )

@@ -20,9 +20,19 @@ the tools below and prints what the user needs. Call tools only inside that code
 If no tool is needed, answer in plain text."""
 
 
+COMPACT_INSTRUCTIONS = """\
+Code Mode: answer with one call of `{wrapper}({code}: str)`; the code calls these tools and
+prints the result. No tool needed: answer in plain text."""
+
+PROMPT_STYLES = ("full", "compact")
+
+
 def render_system_prompt(catalog: Catalog) -> str:
     """Code Mode instructions followed by the Python stubs of every tool and result type."""
     wrapper = catalog.wrapper
+    if catalog.prompt_style == "compact":
+        head = COMPACT_INSTRUCTIONS.format(wrapper=wrapper.name, code=catalog.code_parameter)
+        return "\n".join([head, *(tool.signature_line() for tool in catalog.tools.values())])
     lines = [
         CODE_MODE_INSTRUCTIONS.format(wrapper=wrapper.name, code=catalog.code_parameter),
         "",
@@ -57,6 +67,11 @@ def wrapper_tool_schema(catalog: Catalog) -> dict[str, Any]:
     }
 
 
+def offered_tools(catalog: Catalog) -> list[dict[str, Any]]:
+    """The native tools passed to the chat template: execute_code, unless the suite opts out."""
+    return [wrapper_tool_schema(catalog)] if catalog.native_tools else []
+
+
 def build_messages(catalog: Catalog, user_prompt: str) -> list[dict[str, Any]]:
     """The chat a case is asked as: the rendered system prompt, then the user's request."""
     return [
@@ -67,7 +82,5 @@ def build_messages(catalog: Catalog, user_prompt: str) -> list[dict[str, Any]]:
 
 def renderer_fingerprint(catalog: Catalog) -> str:
     """Hash of exactly what the model is shown besides the user turn."""
-    payload = render_system_prompt(catalog) + json.dumps(
-        wrapper_tool_schema(catalog), sort_keys=True
-    )
+    payload = render_system_prompt(catalog) + json.dumps(offered_tools(catalog), sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()[:16]

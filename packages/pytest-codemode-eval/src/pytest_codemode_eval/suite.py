@@ -10,7 +10,7 @@ import hashlib
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,7 @@ DEFAULT_MAX_TOKENS = 512
 RESERVED_MARKERS = frozenset(
     {"skip", "skipif", "xfail", "parametrize", "usefixtures", "filterwarnings", "timeout"}
 )
-SUITE_KEYS = {"name", "catalog", "time_budget", "max_tokens"}
+SUITE_KEYS = {"name", "catalog", "time_budget", "max_tokens", "prompt_style", "native_tools"}
 CASE_KEYS = {"id", "category", "prompt", "expected", "pins", "max_tokens", "time_budget"}
 
 Pins = Mapping[str, tuple[Mapping[str, Any], ...]]
@@ -118,7 +118,7 @@ def load_suite(path: Path) -> Suite:
     if not (path.parent / catalog_name).is_file():
         message = f"[suite] catalog: file not found: {path.parent / catalog_name}"
         raise SuiteError(path, message, line("catalog"))
-    catalog = load_catalog(path.parent / catalog_name)
+    catalog = _presented(load_catalog(path.parent / catalog_name), header, path, line)
     categories = _categories(data, path)
     max_tokens = _positive(
         header.get("max_tokens", DEFAULT_MAX_TOKENS),
@@ -147,6 +147,20 @@ def load_suite(path: Path) -> Suite:
     return Suite(
         name, path, catalog, categories, tuple(cases), digest.hexdigest()[:16], max_tokens, budget
     )
+
+
+def _presented(catalog: Catalog, header: Mapping[str, Any], path: Path, line: Any) -> Catalog:
+    """The catalog as this suite shows it to the model (prompt style, native tools or not)."""
+    from pytest_codemode_eval.prompt import PROMPT_STYLES
+
+    style = header.get("prompt_style", "full")
+    if style not in PROMPT_STYLES:
+        message = f"[suite] prompt_style: expected one of {', '.join(PROMPT_STYLES)}, got {style!r}"
+        raise SuiteError(path, message, line("prompt_style"))
+    native = header.get("native_tools", True)
+    if not isinstance(native, bool):
+        raise SuiteError(path, "[suite] native_tools: expected true or false", line("native_tools"))
+    return replace(catalog, prompt_style=style, native_tools=native)
 
 
 def load_case_file(path: Path, catalog: Catalog, categories: Mapping[str, str]) -> list[Case]:

@@ -294,6 +294,35 @@ def _run_metrics(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_demo(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("demo", help="build, train, quantize and evaluate an offline model")
+    p.add_argument("--run", type=Path, required=True, help="a new folder for everything")
+    p.add_argument("--suite", type=Path, default=Path("evalsuite/suite.toml"))
+    p.add_argument("--preset", default="tiny")
+    p.add_argument("--iters", type=int, default=None, help="training iterations")
+    p.add_argument("--examples", type=int, default=1200, help="generated training rows")
+    p.set_defaults(handler=_run_demo)
+
+
+def _run_demo(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from codemode_trainer.demo import DEMO_TRAINING, run_demo
+    from codemode_trainer.pipeline import PipelineError
+
+    config = DEMO_TRAINING
+    if args.iters is not None:
+        config = dataclasses.replace(config, iters=args.iters)
+    try:
+        result = run_demo(
+            args.run, args.suite, preset=args.preset, n_examples=args.examples, config=config
+        )
+    except (PipelineError, OSError, ValueError) as error:
+        print(f"codemode-train demo: error: {error}", file=sys.stderr)
+        return 1
+    return 0 if result.learned else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="codemode-train", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -301,6 +330,7 @@ def main(argv: list[str] | None = None) -> int:
     _add_data(sub)
     _add_preflight(sub)
     _add_training_commands(sub)
+    _add_demo(sub)
     args = parser.parse_args(argv)
     handler: Handler = args.handler
     return handler(args)

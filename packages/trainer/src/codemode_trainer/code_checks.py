@@ -13,11 +13,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from codemode_trainer.rows import messages_of
 from pytest_codemode_eval.catalog import Catalog, annotation_text
 from pytest_codemode_eval.code_calls import analyse_code
 from pytest_codemode_eval.parse import parse_output
-
-from codemode_trainer.rows import messages_of
 
 BUILTINS = frozenset(dir(builtins))
 

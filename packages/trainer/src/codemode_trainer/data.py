@@ -16,15 +16,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pytest_codemode_eval.catalog import Catalog
-from pytest_codemode_eval.prompt import renderer_fingerprint
-
 from codemode_trainer.chat_template import CallSyntax, detect_call_syntax
 from codemode_trainer.contamination import PromptIndex
 from codemode_trainer.episodes import EpisodeMaker
 from codemode_trainer.rows import Row, write_jsonl
 from codemode_trainer.templates import CLAUSE, SINGLE
 from codemode_trainer.workspace_facts import WorkspaceFacts, scan_workspace
+from pytest_codemode_eval.catalog import Catalog
+from pytest_codemode_eval.prompt import renderer_fingerprint
 
 #: Share of episodes per kind. Answered and follow-up episodes give two rows each.
 MIX: dict[str, float] = {

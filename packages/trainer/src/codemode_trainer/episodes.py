@@ -14,9 +14,6 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from pytest_codemode_eval.catalog import Catalog, annotation_text
-from pytest_codemode_eval.prompt import render_system_prompt, wrapper_tool_schema
-
 from codemode_trainer.chat_template import CallSyntax
 from codemode_trainer.contamination import PromptIndex
 from codemode_trainer.rows import Row, split_multi_turn
@@ -41,6 +38,8 @@ from codemode_trainer.tool_code import (
 )
 from codemode_trainer.tool_results import FakeTools
 from codemode_trainer.workspace_facts import WorkspaceFacts
+from pytest_codemode_eval.catalog import Catalog, annotation_text
+from pytest_codemode_eval.prompt import offered_tools, render_system_prompt
 
 #: Tools a chain can apply to the file an earlier locate step found.
 AFTER_LOCATE = frozenset(FILE_PARAMETER) - {
@@ -79,7 +78,7 @@ class EpisodeMaker:
             for name, spec in catalog.tools.items()
         }
         self.system = {"role": "system", "content": render_system_prompt(catalog)}
-        self.tools = [wrapper_tool_schema(catalog)]
+        self.tools = offered_tools(catalog)
         self.counts: Counter[str] = Counter({name: 0 for name in catalog.tools})
         self.calls = 0
 

@@ -15,9 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pytest_codemode_eval.catalog import Catalog
-from pytest_codemode_eval.prompt import build_messages, wrapper_tool_schema
-
 from codemode_trainer.chat_render import ChatRenderer, call_syntaxes, first_difference, what_differs
 from codemode_trainer.code_checks import named_tools
 from codemode_trainer.report_text import Problem, render_summary, summarise
@@ -30,6 +27,8 @@ from codemode_trainer.rows import (
     split_multi_turn,
     uncovered_call_turns,
 )
+from pytest_codemode_eval.catalog import Catalog
+from pytest_codemode_eval.prompt import build_messages, offered_tools
 
 __all__ = ["PreflightError", "PreflightReport", "preflight", "split_multi_turn"]
 
@@ -115,7 +114,7 @@ class _Checker:
     def __init__(self, tokenizer: Any, catalog: Catalog, max_seq_length: int) -> None:
         self.chat = ChatRenderer(tokenizer)
         self.catalog, self.max_seq_length = catalog, max_seq_length
-        self.eval_tools = [wrapper_tool_schema(catalog)]
+        self.eval_tools = offered_tools(catalog)
         self.longest = 0
 
     def tokens(self) -> list[Problem]:

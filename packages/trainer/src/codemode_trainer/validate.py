@@ -14,10 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from pytest_codemode_eval.catalog import Catalog
-from pytest_codemode_eval.parse import TOOL_CALL_OPEN, ToolCall, parse_output
-from pytest_codemode_eval.prompt import render_system_prompt, wrapper_tool_schema
-
 from codemode_trainer.code_checks import check_code, count_tool_calls
 from codemode_trainer.report_text import Problem, describe_difference, render_summary, summarise
 from codemode_trainer.rows import (
@@ -26,6 +22,9 @@ from codemode_trainer.rows import (
     read_jsonl,
     uncovered_call_turns,
 )
+from pytest_codemode_eval.catalog import Catalog
+from pytest_codemode_eval.parse import TOOL_CALL_OPEN, ToolCall, parse_output
+from pytest_codemode_eval.prompt import offered_tools, render_system_prompt
 
 Severity = Literal["error", "warning"]
 ROLES = frozenset({"system", "user", "assistant", "tool"})
@@ -72,7 +71,7 @@ class _RowChecker:
     def __init__(self, catalog: Catalog) -> None:
         self.catalog = catalog
         self.system = render_system_prompt(catalog)
-        self.tools = [wrapper_tool_schema(catalog)]
+        self.tools = offered_tools(catalog)
         self._diffs: dict[str, str] = {}
 
     def check(self, number: int, row: Mapping[str, Any], untrained: list[int]) -> list[Finding]:
