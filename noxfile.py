@@ -69,3 +69,9 @@ def demo(session: nox.Session) -> None:
     """The main job, offline: build a model, train, quantize, evaluate, print the tables."""
     run = session.posargs[0] if session.posargs else f"runs/demo-{time.strftime('%Y%m%d-%H%M%S')}"
     _uv_run(session, "codemode-train", "demo", "--run", run, *session.posargs[1:])
+
+
+@nox.session(python=False, default=False)
+def sweep(session: nox.Session) -> None:
+    """Evaluate every checkpoint of a run: nox -s sweep -- --run runs/NAME [--suite FILE]."""
+    _uv_run(session, "codemode-train", "sweep", *session.posargs)

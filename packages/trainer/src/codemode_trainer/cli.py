@@ -323,6 +323,29 @@ def _run_demo(args: argparse.Namespace) -> int:
     return 0 if result.learned else 1
 
 
+def _add_sweep(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("sweep", help="fuse and evaluate every checkpoint of a run; pick by eval")
+    p.add_argument("--run", type=Path, required=True, metavar="RUN_DIR", help="run folder")
+    p.add_argument("--suite", type=Path, default=Path("evalsuite/suite.toml"))
+    p.add_argument("--base-model", type=Path, metavar="DIR", help="default: the run's model")
+    p.add_argument("--discard-models", action="store_true", help="delete fused models after eval")
+    p.set_defaults(handler=_run_sweep)
+
+
+def _run_sweep(args: argparse.Namespace) -> int:
+    from codemode_trainer.pipeline import PipelineError
+    from codemode_trainer.sweep import SweepError, render_sweep_markdown, sweep
+
+    try:
+        result = sweep(
+            args.run, args.suite, base_model=args.base_model, keep_models=not args.discard_models
+        )
+    except (SweepError, PipelineError, OSError) as error:
+        return _error("sweep", error)
+    print(render_sweep_markdown(result), end="")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="codemode-train", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -331,6 +354,7 @@ def main(argv: list[str] | None = None) -> int:
     _add_preflight(sub)
     _add_training_commands(sub)
     _add_demo(sub)
+    _add_sweep(sub)
     args = parser.parse_args(argv)
     handler: Handler = args.handler
     return handler(args)
