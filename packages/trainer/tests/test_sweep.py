@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-import time
 from pathlib import Path
 from typing import TextIO
 
@@ -46,12 +45,13 @@ def trained(model: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     data = write_data(root / "data", n_train=16, n_valid=8)
     values = {"model": str(model), "data": str(data), "fine_tune_type": "full",
               "optimizer": "adamw", "learning_rate": 3e-3, "iters": 6, "batch_size": 8,
-              "save_every": 2, "steps_per_report": 2, "steps_per_eval": 4, "val_batches": -1}  # fmt: skip
+              "save_every": 2, "steps_per_report": 2, "steps_per_eval": 4,
+              "val_batches": -1}  # fmt: skip
     run_pipeline(load_config(None, values), root / "run", stages=("train", "metrics"))
     return root / "run"
 
 
-@pytest.fixture()
+@pytest.fixture
 def run(trained: Path, tmp_path: Path) -> Path:
     """A private copy of the trained run (sweeps write into it)."""
     return Path(shutil.copytree(trained, tmp_path / "run", symlinks=True))
@@ -67,7 +67,8 @@ class FakeEvaluate:
     def __call__(
         self, model: Path, suite_path: Path, out_dir: Path, out: TextIO, *, quiet: bool
     ) -> float:
-        assert (model / "config.json").is_file() and quiet
+        assert (model / "config.json").is_file()
+        assert quiet
         self.calls.append((model, suite_path, out_dir))
         score = self.scores[int(model.parent.name)]
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -109,7 +110,8 @@ def test_pick_follows_eval_score_not_val_loss(run: Path, model: Path) -> None:
     assert [p.eval_score for p in result.points] == [scores[i] for i in (2, 4, 6)]
     assert result.points[0].categories == {"routing": scores[2], "arguments": 1.0 - scores[2]}
     assert result.best_eval.iteration == earlier
-    assert result.lowest_val_loss is not None and result.lowest_val_loss.iteration == lowest
+    assert result.lowest_val_loss is not None
+    assert result.lowest_val_loss.iteration == lowest
     assert not result.agree
     assert result.base_model == model
 
@@ -121,7 +123,8 @@ def test_pick_follows_eval_score_not_val_loss(run: Path, model: Path) -> None:
     assert not list(sweep_root.glob(".adapters.*"))  # scratch adapter folders are gone
 
     saved = json.loads((sweep_root / "sweep.json").read_text())
-    assert saved["best_eval"] == earlier and saved["lowest_val_loss"] == lowest
+    assert saved["best_eval"] == earlier
+    assert saved["lowest_val_loss"] == lowest
     assert [p["iteration"] for p in saved["points"]] == [2, 4, 6]
     assert saved["points"][0]["val_loss"] is None
     markdown = (sweep_root / "sweep.md").read_text()
@@ -164,13 +167,12 @@ def test_picks_break_ties_to_the_earlier_iteration() -> None:
     ]
     assert pick_best_eval(points).iteration == 3
     lowest = pick_lowest_val_loss(points)
-    assert lowest is not None and lowest.iteration == 3
+    assert lowest is not None
+    assert lowest.iteration == 3
     assert pick_lowest_val_loss([SweepPoint(1, "a", False, None, 0.0)]) is None
 
 
-def test_errors_are_one_line(
-    run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_errors_are_one_line(run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     fake = FakeEvaluate({})
     with pytest.raises(SweepError, match="run folder not found"):
         sweep(tmp_path / "nowhere", SUITE, evaluate=fake)
@@ -181,12 +183,13 @@ def test_errors_are_one_line(
     with pytest.raises(SweepError, match="base model directory not found"):
         sweep(run, SUITE, base_model=tmp_path / "gone", evaluate=fake)
     (run / "config.toml").write_text(f'model = "{tmp_path / "moved"}"\n')
-    with pytest.raises(SweepError, match="base model directory not found: .*moved"):
+    with pytest.raises(SweepError, match=r"base model directory not found: .*moved"):
         sweep(run, SUITE, evaluate=fake)
     (run / "config.toml").unlink()
-    with pytest.raises(SweepError, match="config.toml not found; pass --base-model"):
+    with pytest.raises(SweepError, match=r"config\.toml not found; pass --base-model"):
         sweep(run, SUITE, evaluate=fake)
-    assert fake.calls == [] and not (run / "sweep").exists()
+    assert fake.calls == []
+    assert not (run / "sweep").exists()
 
     for argv, message in (
         (["--run", str(tmp_path / "nowhere")], "run folder not found"),
@@ -195,7 +198,8 @@ def test_errors_are_one_line(
     ):
         assert main(["sweep", *argv, "--suite", str(SUITE)]) == 1
         err = capsys.readouterr().err
-        assert err.startswith("codemode-train sweep: error: ") and message in err
+        assert err.startswith("codemode-train sweep: error: ")
+        assert message in err
         assert err.count("\n") == 1
 
 
@@ -221,11 +225,9 @@ def test_real_evaluation_of_one_checkpoint(model: Path, tmp_path: Path) -> None:
     values = {"model": str(model), "data": str(data), "fine_tune_type": "full",
               "optimizer": "adamw", "iters": 1, "batch_size": 8, "val_batches": 1}  # fmt: skip
     run_pipeline(load_config(None, values), tmp_path / "run", stages=("train",))
-    began = time.perf_counter()
     result = sweep(tmp_path / "run", SUITE)
     assert [p.iteration for p in result.points] == [1]
     point = result.points[0]
     assert 0.0 <= point.eval_score <= 1.0
     assert point.categories  # read from the real results.json
     assert (tmp_path / "run" / "sweep" / "0000001" / "eval" / "report.md").is_file()
-    assert time.perf_counter() - began < 120
