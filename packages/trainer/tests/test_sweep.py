@@ -216,6 +216,7 @@ def test_cli_prints_table_and_pick(
     assert captured.out == (run / "sweep" / "sweep.md").read_text()
     assert "[sweep] checkpoint 3/3: iteration 6, fusing" in captured.err
     assert not (run / "sweep" / "0000004" / "model").exists()  # --discard-models
+    assert "0000004_adapters.safetensors (fused model discarded)" in captured.out
 
 
 @pytest.mark.slow

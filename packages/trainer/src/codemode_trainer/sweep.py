@@ -271,9 +271,15 @@ def render_sweep_markdown(result: SweepResult) -> str:
 
 def pick_summary(result: SweepResult) -> str:
     best, low = result.best_eval, result.lowest_val_loss
+    model = point_dir(RunDir(result.run), best.iteration) / "model"
+    where = (
+        f"model in {model}"
+        if model.is_dir()
+        else f"weights {RunDir(result.run).adapters / best.weights} (fused model discarded)"
+    )
     text = (
         f"Pick: iteration {best.iteration} (best eval, {_percent(best.eval_score)} overall); "
-        f"model in {point_dir(RunDir(result.run), best.iteration) / 'model'}."
+        f"{where}."
     )
     if low is None:
         return text + " No validation loss was recorded at a checkpoint's iteration."
