@@ -40,10 +40,10 @@ def use_fast_blas() -> str | None:
 
     Idempotent (cached); never raises for a missing or broken BLAS."""
     choice = os.environ.get("CODEMODE_BLAS", "auto")
-    if "PYTEST_XDIST_WORKER" in os.environ:
-        # xdist workers already fill the cores; oversubscribed OpenBLAS threads measured 3-10x
-        # slower on a 2-core machine. OpenBLAS reads this once, when it is loaded below.
-        os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    # One BLAS thread unless the user says otherwise: the matrices of models that fit a CPU run
+    # are small, and a second OpenBLAS thread measured 3-10x slower whenever the other core is
+    # busy (xdist workers, a server, a second job). OpenBLAS reads this once, when loaded below.
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     if sys.platform != "linux" or choice == "reference":
         return None
     if "mlx.core" in sys.modules:

@@ -21,18 +21,24 @@ If no tool is needed, answer in plain text."""
 
 
 COMPACT_INSTRUCTIONS = """\
-Code Mode: answer with one call of `{wrapper}({code}: str)`; the code calls these tools and
+Code Mode: answer with one call of `{wrapper}({code}: str)`; the code calls {which} tools and
 prints the result. No tool needed: answer in plain text."""
 
-PROMPT_STYLES = ("full", "compact")
+# full: instructions, result types, stubs with docstrings; compact: signatures only; minimal: the
+# instructions alone, for a model fine-tuned on the tools (as many published Code Mode sets do).
+PROMPT_STYLES = ("full", "compact", "minimal")
 
 
 def render_system_prompt(catalog: Catalog) -> str:
     """Code Mode instructions followed by the Python stubs of every tool and result type."""
     wrapper = catalog.wrapper
-    if catalog.prompt_style == "compact":
-        head = COMPACT_INSTRUCTIONS.format(wrapper=wrapper.name, code=catalog.code_parameter)
-        return "\n".join([head, *(tool.signature_line() for tool in catalog.tools.values())])
+    if catalog.prompt_style in ("compact", "minimal"):
+        compact = catalog.prompt_style == "compact"
+        head = COMPACT_INSTRUCTIONS.format(
+            wrapper=wrapper.name, code=catalog.code_parameter, which="these" if compact else "the"
+        )
+        stubs = [tool.signature_line() for tool in catalog.tools.values()] if compact else []
+        return "\n".join([head, *stubs])
     lines = [
         CODE_MODE_INSTRUCTIONS.format(wrapper=wrapper.name, code=catalog.code_parameter),
         "",

@@ -185,14 +185,27 @@ class MlxBackend:
     def _batched_generation(
         self, ids: list[int], finish: str, seconds: float, prompt_tokens: int
     ) -> Generation:
-        if finish == "stop" and ids and ids[-1] in self.tokenizer.eos_token_ids:
-            ids = ids[:-1]  # EOS is not text; a closing </tool_call> is kept
-        text = self.tokenizer.decode(ids)
+        text_ids = (
+            ids[:-1]
+            if finish == "stop" and ids and ids[-1] in self.tokenizer.eos_token_ids
+            else ids
+        )
+        text = self._detokenize(text_ids)  # EOS is not text; a closing </tool_call> is kept
         if TOOL_CALL_CLOSE in text:
             text = text[: text.index(TOOL_CALL_CLOSE) + len(TOOL_CALL_CLOSE)]
         return Generation(
             text, seconds, as_finish(finish), prompt_tokens=prompt_tokens, generated_tokens=len(ids)
         )
+
+    def _detokenize(self, ids: list[int]) -> str:
+        """Decode as stream_generate does (mlx-lm's streaming detokenizer), so a batched output
+        is character for character the one-by-one output (plain decode keeps a leading space)."""
+        detokenizer = self.tokenizer.detokenizer
+        detokenizer.reset()
+        for token in ids:
+            detokenizer.add_token(token)
+        detokenizer.finalize()
+        return str(detokenizer.text)
 
     def close(self) -> None:
         self._prefix_cache = None
