@@ -251,3 +251,21 @@ def test_rejects_impossible_requests(suite: Suite, facts: WorkspaceFacts) -> Non
         build_dataset(suite.catalog, n_examples=1, workspace=facts)
     with pytest.raises(DataError, match="valid_fraction"):
         build_dataset(suite.catalog, valid_fraction=1.5, workspace=facts)
+
+
+def test_plain_single_call_mix_for_small_models(suite: Suite, facts: WorkspaceFacts) -> None:
+    data = build_dataset(
+        suite.catalog, n_examples=60, workspace=facts, mix={"single": 1.0}, plain_code=True
+    )
+    for row in (*data.train, *data.valid):
+        (call,) = row["messages"][-1]["tool_calls"]
+        code = json.loads(call["function"]["arguments"])["code"]
+        (found,) = analyse_code(code).calls[:1]
+        assert code == f"print({code[6:-1]})"  # one plain print of one call
+        assert found.name in suite.catalog.tools
+    assert len(data.train) + len(data.valid) == 60
+
+
+def test_unknown_episode_kind_in_mix_is_refused(suite: Suite, facts: WorkspaceFacts) -> None:
+    with pytest.raises(DataError, match="unknown kinds"):
+        build_dataset(suite.catalog, n_examples=10, workspace=facts, mix={"singel": 1.0})

@@ -80,23 +80,31 @@ def build_dataset(
     workspace: Path | WorkspaceFacts = Path("evalsuite/workspace"),
     avoid: Mapping[str, str] | None = None,
     avoid_threshold: float = DEFAULT_AVOID_THRESHOLD,
+    mix: Mapping[str, float] = MIX,
+    plain_code: bool = False,
 ) -> Dataset:
     """``n_examples`` rows (train + valid), balanced across the catalog's tools, seeded.
 
     ``avoid`` maps eval case ids to prompts that no generated user text may come close to.
-    Same arguments give identical rows.
+    Same arguments give identical rows. ``mix`` weighs the episode kinds (keys of ``MIX``);
+    ``plain_code`` writes every call as ``print(tool(...))``, an easier target for a tiny model.
     """
+    unknown = set(mix) - set(MIX)
+    if unknown or not any(weight > 0 for weight in mix.values()):
+        raise DataError(
+            f"mix: unknown kinds {sorted(unknown)} or no positive weight; kinds: {list(MIX)}"
+        )
     _check_request(catalog, n_examples, valid_fraction, call_syntax)
     facts = workspace if isinstance(workspace, WorkspaceFacts) else scan_workspace(workspace)
     rng = random.Random(seed)
     maker = EpisodeMaker(
-        catalog, facts, rng, call_syntax, PromptIndex(avoid or {}), avoid_threshold
+        catalog, facts, rng, call_syntax, PromptIndex(avoid or {}), avoid_threshold, plain_code
     )
     episodes: list[list[Row]] = []
     kinds: Counter[str] = Counter()
     total = 0
     while total < n_examples:
-        kind = rng.choices(list(MIX), weights=list(MIX.values()))[0]
+        kind = rng.choices(list(mix), weights=list(mix.values()))[0]
         if n_examples - total == 1 and kind not in ONE_ROW_KINDS:
             kind = "single"
         episode = maker.make(kind)

@@ -68,13 +68,14 @@ class EpisodeMaker:
         call_syntax: CallSyntax,
         avoid: PromptIndex,
         avoid_threshold: float,
+        plain_code: bool = False,
     ) -> None:
         self.catalog, self.rng, self.call_syntax = catalog, rng, call_syntax
         self.avoid, self.avoid_threshold = avoid, avoid_threshold
         self.sampler = ArgumentSampler(facts, rng)
         self.stubs = FakeTools(facts, rng).stubs(catalog.tools)
-        self.returns = {
-            name: annotation_text(spec.signature.return_annotation)
+        self.returns = {  # picks the print style of a result; "plain" always prints the call
+            name: "plain" if plain_code else annotation_text(spec.signature.return_annotation)
             for name, spec in catalog.tools.items()
         }
         self.system = {"role": "system", "content": render_system_prompt(catalog)}
