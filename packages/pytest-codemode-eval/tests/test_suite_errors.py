@@ -81,7 +81,8 @@ BAD_INPUTS = [
         "suite-unknown-field",
         edit("suite.toml", 'catalog = "catalog.py"', 'catalog = "catalog.py"\ntime_budjet = 5'),
         "{root}/suite.toml:4: [suite] unknown field(s) ['time_budjet']; "
-        "allowed: ['catalog', 'max_tokens', 'name', 'time_budget']",
+        "allowed: ['catalog', 'max_tokens', 'name', 'native_tools', 'prompt_style', "
+        "'time_budget']",
     ),
     BadInput(
         "suite-catalog-missing",
