@@ -52,7 +52,7 @@ from pytest_codemode_eval.suite import Suite, load_suite
 DEMO_TRAINING = TrainConfig(
     fine_tune_type="full",  # from random init, so everything trains (LoRA needs a trained base)
     learning_rate=3e-3,
-    iters=300,
+    iters=400,
     batch_size=16,
     max_seq_length=4096,
     steps_per_report=10,

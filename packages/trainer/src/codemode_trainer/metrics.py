@@ -17,6 +17,8 @@ from typing import Any
 
 import tomli_w
 
+from codemode_trainer.figures import LossFigures
+
 SCHEMA = 1
 STAGE_ORDER = ("data", "preflight", "train", "fuse", "quantize")
 _STAGE_LABELS = {
@@ -35,7 +37,7 @@ class MetricsError(ValueError):
 
 
 @dataclass(frozen=True)
-class Metrics:
+class Metrics(LossFigures):
     seed: int
     fine_tune_type: str
     iterations: int
@@ -51,18 +53,6 @@ class Metrics:
     tokens_per_second: float
     sizes: dict[str, int] = field(default_factory=dict)  # bytes of adapters/fused/quantized
     quantization: dict[str, Any] = field(default_factory=dict)  # bits, group_size, mode
-
-    @property
-    def final_train_loss(self) -> float | None:
-        return self.train_losses[-1][1] if self.train_losses else None
-
-    @property
-    def final_val_loss(self) -> float | None:
-        return self.val_losses[-1][1] if self.val_losses else None
-
-    @property
-    def trainable_share(self) -> float:
-        return self.trainable_parameters / self.total_parameters if self.total_parameters else 0.0
 
     @property
     def total_seconds(self) -> float:

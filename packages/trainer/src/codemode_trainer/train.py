@@ -25,6 +25,7 @@ from typing import Any, TextIO
 
 from codemode_trainer import _mlx
 from codemode_trainer.config import TrainConfig
+from codemode_trainer.figures import LossFigures
 from codemode_trainer.progress import Progress
 from codemode_trainer.run_dir import write_json_atomic
 
@@ -41,7 +42,7 @@ class TrainError(RuntimeError):
 
 
 @dataclass(frozen=True)
-class TrainResult:
+class TrainResult(LossFigures):
     adapters: Path
     fine_tune_type: str
     iterations: int  # the last iteration trained (== config.iters when complete)
@@ -54,18 +55,6 @@ class TrainResult:
     trained_tokens: int  # by this session
     tokens_per_second: float  # this session, wall clock without validation and checkpoints
     seconds: float  # wall clock of all sessions up to the end (time lost after a crash excluded)
-
-    @property
-    def final_train_loss(self) -> float | None:
-        return self.train_losses[-1][1] if self.train_losses else None
-
-    @property
-    def final_val_loss(self) -> float | None:
-        return self.val_losses[-1][1] if self.val_losses else None
-
-    @property
-    def trainable_share(self) -> float:
-        return self.trainable_parameters / self.total_parameters if self.total_parameters else 0.0
 
     def to_dict(self) -> dict[str, Any]:
         return {
