@@ -169,3 +169,36 @@ def test_shim_image_is_a_small_elf_library_for_each_machine() -> None:
         assert len(image) < 8192
         assert b"\0cblas_sgemm\0" in image
         assert b"\0codemode_blas_table\0" in image
+
+
+THREADS = """
+import json, os, threading
+from pytest_codemode_eval.blas import use_fast_blas
+loaded = use_fast_blas()
+import mlx.core as mx
+a = mx.ones((512, 512)); mx.eval(a @ a)
+print(json.dumps({"loaded": loaded, "env": os.environ.get("OPENBLAS_NUM_THREADS"),
+                  "threads": len(os.listdir("/proc/self/task"))}))
+"""
+
+
+def _threads_run(tmp_path: Path, threads: str | None) -> dict[str, Any]:
+    env = {k: v for k, v in os.environ.items() if k not in ("LD_PRELOAD", "CODEMODE_BLAS")}
+    env.pop("OPENBLAS_NUM_THREADS", None)
+    if threads is not None:
+        env["OPENBLAS_NUM_THREADS"] = threads
+    proc = subprocess.run(
+        [sys.executable, "-c", THREADS], env=env, cwd=tmp_path,
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return result
+
+
+@needs_linux_mlx
+def test_one_blas_thread_unless_the_user_sets_it(tmp_path: Path) -> None:
+    default, chosen = _threads_run(tmp_path, None), _threads_run(tmp_path, "2")
+    assert (default["env"], chosen["env"]) == ("1", "2")
+    if default["loaded"] and chosen["loaded"]:
+        assert chosen["threads"] > default["threads"]  # the user's choice reached OpenBLAS
