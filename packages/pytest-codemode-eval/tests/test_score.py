@@ -616,6 +616,16 @@ GOLDEN = [
         "call not finished in time",
         finish="timeout",
     ),
+    row(
+        "timeout-call-finished-after-the-budget",
+        "git-03",
+        '<tool_call>{"name": "execute_code", "arguments": {"code": "git_log(\'.\', count=5)"}}'
+        "</tool_call>",
+        0.0,
+        Verdict.TIMEOUT,
+        "call finished after the budget",
+        finish="timeout",
+    ),
     # --- error: 0 ---------------------------------------------------------------------------
     row(
         "error-backend-failure",

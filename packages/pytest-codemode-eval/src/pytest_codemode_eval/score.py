@@ -219,7 +219,8 @@ def _prose_score(parsed: Parsed, generation: Generation) -> Score:
 def _timeout_note(parsed: Parsed, generation: Generation) -> str:
     what = "prose then no call" if parsed.prose or parsed.think else "no output"
     if parsed.calls:
-        what = "call not finished in time"
+        finished = all(call.complete for call in parsed.calls)
+        what = "call finished after the budget" if finished else "call not finished in time"
     return f"Timeout after {generation.seconds:.1f}s — {what}"
 
 
