@@ -88,6 +88,10 @@ def add_options(parser: pytest.Parser) -> None:
             group.addoption(
                 option.flag, action="store_true", default=None, dest=option.name, help=option.help
             )
+            group.addoption(  # so the command line can override an ini file that turned it on
+                "--no-" + option.flag[2:], action="store_false", dest=option.name,
+                help=f"turn off {option.flag}",
+            )  # fmt: skip
         else:
             group.addoption(
                 option.flag, dest=option.name, default=None, help=option.help, metavar="VALUE"
