@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_codemode_eval.catalog import Catalog, load_catalog
-from pytest_codemode_eval.errors import SuiteError
+from pytest_codemode_eval.errors import SuiteError, read_text_file
 
 CASE_FILE_SUFFIX = ".cases.toml"
 DEFAULT_TIME_BUDGET = 13.5
@@ -62,12 +62,7 @@ class Suite:
 
 def read_toml(path: Path) -> dict[str, Any]:
     """Parse a TOML file; a syntax error becomes a SuiteError naming file and line."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise SuiteError(path, f"cannot read file: {exc.strerror}") from exc
-    except UnicodeDecodeError as exc:
-        raise SuiteError(path, f"not UTF-8 text (byte {exc.start})") from exc
+    text = read_text_file(path)
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from pytest_codemode_eval.errors import SuiteError
+from pytest_codemode_eval.errors import SuiteError, read_text_file
 from pytest_codemode_eval.generation import Generation, GenerationRequest
 
 REPLAY_FINISH = ("stop", "length", "timeout", "error")
@@ -27,12 +27,7 @@ class MissingReplay(Exception):
 
 def read_replay(path: Path) -> dict[str, Generation]:
     """Load and check a replay file; each bad line is an error naming file, line and field."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise SuiteError(path, f"cannot read replay file: {exc.strerror}") from exc
-    except UnicodeDecodeError as exc:
-        raise SuiteError(path, f"replay file is not UTF-8 text (byte {exc.start})") from exc
+    text = read_text_file(path, "replay file")
     generations: dict[str, Generation] = {}
     for number, line in enumerate(text.splitlines(), 1):
         if not line.strip():
