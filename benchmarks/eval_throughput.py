@@ -13,7 +13,8 @@ case sets its own, as multi-01 does with 768), greedy, the same BLAS everywhere.
 (c) ``pytest evalsuite --codemode-backend=mlx ...`` as a subprocess, for each ``--batch-sizes``.
     This script is also loaded into that pytest (``-p eval_throughput``) as a measuring plugin:
     it only reads the clock around item runs, the backend's construction and its
-    ``generate``/``generate_many`` calls, and writes the times to a JSON file.
+    ``generate`` calls and every pull of its ``generate_stream``, and writes the times to a JSON
+    file.
 
 Then the outputs are compared case by case and the times, ratios and the plugin's overhead are
 printed. Every variant runs in its own process; across repeats their order rotates.
@@ -83,22 +84,35 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def _time_generation(backend: Any) -> None:
-    for name in ("generate", "generate_many"):
-        method = getattr(backend, name, None)
-        if method is not None:
-            setattr(backend, name, _timed(method, name))
+    generate = backend.generate
+    stream = getattr(backend, "generate_stream", None)
 
-
-def _timed(method: Callable[[Any], Any], name: str) -> Callable[[Any], Any]:
-    def call(requests: Any) -> Any:
+    def timed_generate(request: Any) -> Any:
         start = time.monotonic()
         try:
-            return method(requests)
+            return generate(request)
         finally:
-            ids = [r.case_id for r in requests] if name == "generate_many" else [requests.case_id]
-            _marks["calls"].append({"cases": ids, "start": start, "end": time.monotonic()})
+            _marks["calls"].append(
+                {"cases": [request.case_id], "start": start, "end": time.monotonic()}
+            )
 
-    return call
+    def timed_stream(requests: Any) -> Any:
+        """Times every pull: the runner's time inside the backend, case by case."""
+        inner = stream(requests)
+        while True:
+            start = time.monotonic()
+            try:
+                index, generation = next(inner)
+            except StopIteration:
+                return
+            finally:
+                _marks["calls"].append({"cases": [], "start": start, "end": time.monotonic()})
+            _marks["calls"][-1]["cases"] = [requests[index].case_id]
+            yield index, generation
+
+    backend.generate = timed_generate
+    if stream is not None:
+        backend.generate_stream = timed_stream
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
@@ -387,9 +401,6 @@ def run_plugin(
     first, last = min(i["start"] for i in items), max(i["end"] for i in items)
     load = marks["load"][1] - marks["load"][0]
     generation = sum(c["end"] - c["start"] for c in calls)
-    # the results' `seconds` of a batched case run from the batch's start to that case's end,
-    # so a batch's generation time is the largest of its cases' seconds, not their sum
-    json_generation = sum(max(cases[i]["seconds"] for i in c["cases"]) for c in calls)
     breakdown = {
         "python + pytest start-up": marks["configure"] - began,
         "collection (suite load)": marks["collected"] - marks["configure"],
@@ -411,10 +422,8 @@ def run_plugin(
         extra={
             "breakdown": breakdown,
             "generation": generation,
-            "json_generation": json_generation,
-            "json_seconds_sum": sum(case["seconds"] for case in cases.values()),
             "load": load,
-            "batches": len(calls),
+            "calls": len(calls),
             "finish": {case_id: case["finish"] for case_id, case in cases.items()},
             "prompt_tokens": [case["prompt_tokens"] for case in cases.values()],
             "blas": document["identity"]["model"].get("blas"),
@@ -724,30 +733,26 @@ def print_ratios(chosen: dict[str, Run], plugin_keys: list[str]) -> None:
 
 
 def print_overhead(chosen: dict[str, Run], plugin_keys: list[str]) -> None:
-    print("\nPLUGIN OVERHEAD (c). G = time inside the backend's generate()/generate_many() calls")
-    print("  (prompt rendering, prefix-cache copy, prefill and decode), L = model load;")
+    print("\nPLUGIN OVERHEAD (c). G = time inside the backend: its generate() calls and every")
+    print("  pull of its generate_stream() (prompt rendering, prefill, decode), L = model load;")
     print("  per-case overhead = (first case start -> last case end) - L - G: pytest's item")
     print("  protocol, the runner, scoring, reporting hooks and terminal output for 27 cases.")
-    print("  brief formula = whole pytest wall - G_json - L, G_json from the results JSON")
-    print("  (sum of per-case seconds; per batch the largest, batched seconds being cumulative);")
-    print("  it also counts the fixed start-up, collection, report and exit.")
     for key in plugin_keys:
         run = chosen[key]
         extra = run.extra
-        print(f"  {run.label} ({extra['batches']} backend calls, BLAS {extra['blas']}):")
+        print(f"  {run.label} ({extra['calls']} backend calls/pulls, BLAS {extra['blas']}):")
         for name, seconds in extra["breakdown"].items():
             print(f"    {name:<36} {seconds:8.3f} s")
         per_case = extra["breakdown"]["per-case overhead"]
-        generation, json_generation = extra["generation"], extra["json_generation"]
-        brief = run.wall - json_generation - extra["load"]
+        generation = extra["generation"]
         print(
             f"    per-case overhead / G          = {per_case:.3f} / {generation:.2f} = "
             f"{per_case / generation:6.2%} (target <= 2%), {per_case / 27 * 1000:.1f} ms a case"
         )
+        whole = run.wall - generation - extra["load"]
         print(
-            f"    brief formula / G_json         = {brief:.3f} / {json_generation:.2f} = "
-            f"{brief / json_generation:6.2%} (G_json {json_generation:.2f} s vs G "
-            f"{generation:.2f} s; plain sum of JSON seconds {extra['json_seconds_sum']:.2f})"
+            f"    everything but G and L / G     = {whole:.3f} / {generation:.2f} = "
+            f"{whole / generation:6.2%} (also start-up, collection, report and exit)"
         )
 
 

@@ -117,3 +117,62 @@ def test_missing_model_folder_is_a_clear_error(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     with pytest.raises(mlx_backend.ModelNotFound, match=r"no config\.json"):
         mlx_backend.MlxBackend(str(tmp_path / "empty"))
+
+
+def test_fewer_rows_than_cases_refills_the_batch_and_equals_one_by_one(
+    model_dir: Path, suite: Suite
+) -> None:
+    """Budgets of 3..24 tokens make rows finish at different steps, so waiting cases join a
+    running batch; each output is still the one-by-one output."""
+    requests = [
+        build_request(case, suite, Budgets(max_tokens=3 + 3 * (i % 8)))
+        for i, case in enumerate(suite.cases[:10])
+    ]
+    backend = mlx_backend.MlxBackend(str(model_dir), batch_size=3)
+    one_by_one = [backend.generate(request) for request in requests]
+    order = [index for index, _ in backend.generate_stream(requests)]
+    assert sorted(order) == list(range(len(requests)))
+    assert order != sorted(order), "rows should finish out of order (continuous batching)"
+    batched = backend.generate_many(requests)
+    assert [g.output for g in batched] == [g.output for g in one_by_one]
+    assert [g.finish for g in batched] == [g.finish for g in one_by_one]
+    assert [g.generated_tokens for g in batched] == [g.generated_tokens for g in one_by_one]
+
+
+def test_batching_without_a_prefix_cache_copies_per_row_and_equals_one_by_one(
+    model_dir: Path, requests: list[GenerationRequest]
+) -> None:
+    backend = mlx_backend.MlxBackend(str(model_dir), batch_size=3, prefix_cache=False)
+    one_by_one = [backend.generate(request) for request in requests]
+    batched = backend.generate_many(requests)
+    assert [g.output for g in batched] == [g.output for g in one_by_one]
+    assert [g.generated_tokens for g in batched] == [g.generated_tokens for g in one_by_one]
+
+
+def test_a_waiting_case_is_timed_from_when_it_joins(model_dir: Path, suite: Suite) -> None:
+    """One row at a time, a clock that moves 1 s per reading: the second case waits ~30 s
+    behind the first, yet with a 10 s budget it still decodes (its clock starts on joining)."""
+    from pytest_codemode_eval.backends.mlx_batch import Row, Stops, decode
+
+    backend = mlx_backend.MlxBackend(str(model_dir))
+    requests = [build_request(case, suite, Budgets(max_tokens=12)) for case in suite.cases[:2]]
+    prompts = [backend.prompt_ids(request) for request in requests]
+    backend.warm_prefix(prompts)
+    prefix = len(backend._prefix_ids)
+    ticks = iter(range(10_000))
+    rows = [Row(0, prompts[0][prefix:], 30, 1e9), Row(1, prompts[1][prefix:], 30, 10.0)]
+    done = {
+        d.key: d
+        for d in decode(
+            backend.model,
+            backend._prefix_cache,
+            rows,
+            max_rows=1,
+            sampler=lambda logprobs: logprobs.argmax(axis=-1),
+            stops=Stops(frozenset(), ()),
+            clock=lambda: float(next(ticks)),
+        )
+    }
+    assert (done[0].finish, len(done[0].tokens)) == ("length", 30)
+    assert done[1].finish == "timeout"
+    assert 3 <= len(done[1].tokens) <= 12

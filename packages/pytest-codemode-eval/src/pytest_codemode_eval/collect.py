@@ -107,7 +107,8 @@ class CaseItem(pytest.Item):
 
     def runtest(self) -> None:
         runner = runner_for(self.config)
-        self.result = runner.run(self.case, self.suite, self.upcoming(runner.options.batch_size))
+        upcoming = self.upcoming() if runner.options.batch_size > 1 else []
+        self.result = runner.run(self.case, self.suite, upcoming)
         for name, value in (
             ("score", self.result.score),
             ("verdict", str(self.result.verdict)),
@@ -117,21 +118,17 @@ class CaseItem(pytest.Item):
         if not runner.options.gate and self.result.score < 1.0:
             raise CaseBelowFullCredit(self.result)
 
-    def upcoming(self, limit: int) -> list[Case]:
+    def upcoming(self) -> list[Case]:
         """The cases of this suite that this process will run after this one, for batching.
 
         Serially that is the rest of the session; an xdist worker only knows it gets whole
         files with `--dist loadfile`, so there it looks ahead within this file only.
         """
-        if limit <= 1:
-            return []
         items = self.session.items
         same_file_only = hasattr(self.config, "workerinput")
         start = items.index(self) + 1 if self in items else len(items)
         found: list[Case] = []
         for item in items[start:]:
-            if len(found) >= limit - 1:
-                break
             same_scope = not same_file_only or item.path == self.path
             if isinstance(item, CaseItem) and item.suite is self.suite and same_scope:
                 found.append(item.case)

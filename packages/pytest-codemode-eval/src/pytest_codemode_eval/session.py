@@ -1,14 +1,16 @@
 """The per-process runner: owns the backend (created once per process, once per xdist worker).
 
 With `--codemode-batch-size N` and a backend that can generate several cases together, the
-runner generates the case about to run together with the next N-1 cases this process will
-run, and hands those outputs out as their items come up. Scores, budgets and records stay per
-case; only the generation is shared.
+runner opens one stream over the case about to run and every case this process will run after
+it; the backend decodes up to N of them at a time, a finished case's slot going to the next one
+(continuous batching). Each item takes its output from the stream, pulling only until its own
+case is done, so results are reported as they come while the rest decode. Scores, budgets and
+records stay per case; only the generation is shared.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 import pytest
@@ -30,7 +32,9 @@ RUNNER_KEY = pytest.StashKey["CaseRunner"]()
 
 @runtime_checkable
 class BatchingBackend(Protocol):
-    def generate_many(self, requests: Sequence[GenerationRequest]) -> list[Generation]: ...
+    def generate_stream(
+        self, requests: Sequence[GenerationRequest]
+    ) -> Iterator[tuple[int, Generation]]: ...
 
 
 class BackendUnavailable(Exception):
@@ -46,7 +50,9 @@ class CaseRunner:
         self._backend: Backend | None = None
         self._failure: str | None = None
         self._identities: dict[str, dict[str, Any]] = {}
-        self._pending: dict[str, Generation] = {}
+        self._pending: dict[str, Generation] = {}  # finished, not yet handed out
+        self._stream: Iterator[tuple[int, Generation]] | None = None
+        self._streamed: list[str] = []  # the open stream's case ids, by request index
 
     @property
     def backend(self) -> Backend:
@@ -71,25 +77,46 @@ class CaseRunner:
 
     def run(self, case: Case, suite: Suite, upcoming: Sequence[Case] = ()) -> CaseResult:
         """Score one case; `upcoming` are the cases this process runs next (for batching)."""
-        generation = self._pending.pop(case.id, None)
+        generation = self._take(case.id)
         if generation is None:
-            batch = [case, *(c for c in upcoming if c.id not in self._pending)]
-            generation = self._generate(batch[: self.options.batch_size], suite)
+            self._open(case, suite, upcoming)
+            generation = self._take(case.id)
+        if generation is None:  # no stream, or it failed before reaching this case
+            generation = generate_safely(self.backend, build_request(case, suite, self.budgets))
         return result_from_generation(case, suite, generation)
 
-    def _generate(self, batch: list[Case], suite: Suite) -> Generation:
+    def _take(self, case_id: str) -> Generation | None:
+        """This case's output, pulling the open stream until it is there."""
+        while case_id not in self._pending and self._stream is not None:
+            if case_id not in self._streamed:
+                return None
+            try:
+                index, generation = next(self._stream)
+            except StopIteration:
+                self._stream = None
+            except Exception:  # the stream broke: its unfinished cases go one by one
+                self._close_stream()
+            else:
+                self._pending[self._streamed[index]] = generation
+        return self._pending.pop(case_id, None)
+
+    def _open(self, case: Case, suite: Suite, upcoming: Sequence[Case]) -> None:
         backend = self.backend
-        requests = [build_request(case, suite, self.budgets) for case in batch]
-        if len(requests) == 1 or not isinstance(backend, BatchingBackend):
-            return generate_safely(backend, requests[0])
-        try:
-            generations = backend.generate_many(requests)
-        except Exception:  # fall back to one by one: a failing case must not take its batch down
-            return generate_safely(backend, requests[0])
-        self._pending.update(
-            {case.id: g for case, g in zip(batch[1:], generations[1:], strict=True)}
-        )
-        return generations[0]
+        batch = [case, *(c for c in upcoming if c.id not in self._pending)]
+        if self.options.batch_size <= 1 or len(batch) == 1:
+            return
+        if not isinstance(backend, BatchingBackend):
+            return
+        self._close_stream()
+        requests = [build_request(c, suite, self.budgets) for c in batch]
+        self._stream = backend.generate_stream(requests)
+        self._streamed = [c.id for c in batch]
+
+    def _close_stream(self) -> None:
+        stream, self._stream = self._stream, None
+        close = getattr(stream, "close", None)
+        if close is not None:
+            close()
 
     def identity(self, suite: Suite) -> dict[str, Any]:
         """What this process measured; travels with every result to the controller."""
@@ -107,6 +134,7 @@ class CaseRunner:
         return self._identities[key]
 
     def close(self) -> None:
+        self._close_stream()
         if self._backend is not None:
             self._backend.close()
             self._backend = None

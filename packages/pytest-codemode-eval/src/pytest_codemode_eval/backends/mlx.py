@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import copy
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,9 @@ import mlx_lm  # noqa: E402
 from mlx_lm.generate import BatchGenerator, StopSequences, stream_generate  # noqa: E402
 from mlx_lm.models.cache import make_prompt_cache  # noqa: E402
 from mlx_lm.sample_utils import make_sampler  # noqa: E402
+
+from pytest_codemode_eval.backends.mlx_batch import Row, Stops, decode  # noqa: E402
+from pytest_codemode_eval.backends.mlx_shared_prefix import supports_shared_prefix  # noqa: E402
 
 
 class MlxBackend:
@@ -142,14 +145,66 @@ class MlxBackend:
         )
 
     def generate_many(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
-        """Generate several cases together (continuous batching), each from a private copy of
-        the prefix cache, with its own token budget, time budget and stop at `</tool_call>`."""
-        started = time.perf_counter()
+        """All the requests' generations, in order (see `generate_stream`)."""
+        done = dict(self.generate_stream(requests))
+        return [done[i] for i in range(len(requests))]
+
+    def generate_stream(
+        self, requests: Sequence[GenerationRequest]
+    ) -> Iterator[tuple[int, Generation]]:
+        """Generate the requests together, at most `batch_size` at a time, and yield
+        (index, generation) as each finishes. A finished case's slot goes to the next waiting
+        one at once (continuous batching); budgets, stops and records stay per case, and each
+        case's clock starts when it joins the batch.
+
+        Behind a shared prefix (the suite's system prompt), the prefix is stored once and
+        attended by all rows (`mlx_shared_prefix`); otherwise, or for an architecture that
+        cannot route its attention, mlx-lm's BatchGenerator with a copy of the prefix per row.
+        """
         prompts = [self.prompt_ids(request) for request in requests]
         if self.prefix_cache:
             self.warm_prefix(
                 prompts if len(prompts) > 1 else [prompts[0], self.prompt_ids(_probe(requests[0]))]
             )
+        prefix = self._prefix_ids
+        shared = [
+            i
+            for i, ids in enumerate(prompts)
+            if self._prefix_cache is not None and ids[: len(prefix)] == prefix
+        ]
+        if not shared or not supports_shared_prefix(self.model):
+            size = max(self.batch_size, 1)  # fixed batches: one clock per batch
+            for start in range(0, len(requests), size):
+                chunk = slice(start, start + size)
+                batch = self._generate_copied(requests[chunk], prompts[chunk])
+                yield from enumerate(batch, start)
+            return
+        others = sorted(set(range(len(requests))) - set(shared))
+        for i in others:  # another suite's prompt in the same batch: one by one
+            yield i, self.generate(requests[i])
+        assert self._prefix_cache is not None
+        rows = [
+            Row(i, prompts[i][len(prefix) :], requests[i].max_tokens, requests[i].time_budget)
+            for i in shared
+        ]
+        stops = Stops(frozenset(self.tokenizer.eos_token_ids), tuple(self._close_ids))
+        for decoded in decode(
+            self.model, self._prefix_cache, rows,
+            max_rows=max(self.batch_size, 1), sampler=self._sampler(), stops=stops,
+        ):  # fmt: skip
+            i = decoded.key
+            yield (
+                i,
+                self._batched_generation(
+                    decoded.tokens, decoded.finish, decoded.seconds, len(prompts[i])
+                ),
+            )
+
+    def _generate_copied(
+        self, requests: Sequence[GenerationRequest], prompts: Sequence[list[int]]
+    ) -> list[Generation]:
+        """mlx-lm's BatchGenerator, each row from a private copy of the prefix cache."""
+        started = time.perf_counter()
         caches, rests = zip(*(self.cached_prefix(ids) for ids in prompts), strict=True)
         stops = StopSequences([[t] for t in self.tokenizer.eos_token_ids] + [self._close_ids])
         generator = BatchGenerator(self.model, sampler=self._sampler())

@@ -1,0 +1,105 @@
+"""The runner's continuous batching: one stream over the cases to come, pulled only as far as
+the case being run needs, and a broken stream never costs a case its result."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from pytest_codemode_eval.generation import Generation, GenerationRequest
+from pytest_codemode_eval.options import CodemodeOptions
+from pytest_codemode_eval.session import CaseRunner
+from pytest_codemode_eval.suite import Case, Suite
+
+
+class StreamingBackend:
+    """Yields the requests in reverse order (as rows finishing out of order would)."""
+
+    name = "fake-stream"
+
+    def __init__(self, fail_after: int | None = None) -> None:
+        self.streams: list[list[str]] = []
+        self.yielded: list[str] = []
+        self.one_by_one: list[str] = []
+        self.fail_after = fail_after
+        self.closed = 0
+
+    def generate(self, request: GenerationRequest) -> Generation:
+        self.one_by_one.append(request.case_id)
+        return Generation(f"alone {request.case_id}")
+
+    def generate_stream(
+        self, requests: Sequence[GenerationRequest]
+    ) -> Iterator[tuple[int, Generation]]:
+        self.streams.append([r.case_id for r in requests])
+        try:
+            for count, index in enumerate(reversed(range(len(requests)))):
+                if self.fail_after is not None and count == self.fail_after:
+                    raise RuntimeError("decode failed")
+                self.yielded.append(requests[index].case_id)
+                yield index, Generation(f"batched {requests[index].case_id}")
+        finally:
+            self.closed += 1
+
+    def identity(self) -> dict[str, Any]:
+        return {}
+
+    def close(self) -> None:
+        pass
+
+
+def runner_with(backend: StreamingBackend, batch_size: int) -> CaseRunner:
+    runner = CaseRunner(CodemodeOptions(backend="fake", batch_size=batch_size))
+    runner._backend = backend  # type: ignore[assignment]
+    return runner
+
+
+def run_all(runner: CaseRunner, suite: Suite, cases: Sequence[Case]) -> list[str]:
+    return [runner.run(case, suite, cases[i + 1 :]).output for i, case in enumerate(cases)]
+
+
+def test_one_stream_serves_every_case_and_is_pulled_lazily(suite: Suite) -> None:
+    cases = suite.cases[:5]
+    backend = StreamingBackend()
+    runner = runner_with(backend, batch_size=2)
+    first = runner.run(cases[0], suite, cases[1:])
+    assert first.output == f"batched {cases[0].id}"
+    assert backend.yielded == [c.id for c in reversed(cases)]  # case 0 came last here
+    outputs = [
+        first.output,
+        *(runner.run(c, suite, cases[i + 2 :]).output for i, c in enumerate(cases[1:])),
+    ]
+    assert outputs == [f"batched {c.id}" for c in cases]
+    assert backend.streams == [[c.id for c in cases]]  # one stream for the whole run
+    assert backend.one_by_one == []
+
+
+def test_a_stream_that_breaks_leaves_the_rest_to_one_by_one(suite: Suite) -> None:
+    cases = suite.cases[:4]
+    backend = StreamingBackend(fail_after=2)  # yields cases 3 and 2, then fails
+    runner = runner_with(backend, batch_size=4)
+    outputs = run_all(runner, suite, cases)
+    assert outputs == [
+        f"alone {cases[0].id}", f"alone {cases[1].id}",
+        f"batched {cases[2].id}", f"batched {cases[3].id}",
+    ]  # fmt: skip
+    assert backend.one_by_one == [cases[0].id, cases[1].id]
+    assert backend.closed == 1
+
+
+def test_batch_size_one_never_opens_a_stream(suite: Suite) -> None:
+    cases = suite.cases[:3]
+    backend = StreamingBackend()
+    outputs = run_all(runner_with(backend, batch_size=1), suite, cases)
+    assert outputs == [f"alone {c.id}" for c in cases]
+    assert backend.streams == []
+
+
+def test_closing_the_runner_closes_an_unfinished_stream(suite: Suite) -> None:
+    cases = suite.cases[:3]
+    backend = StreamingBackend()
+    runner = runner_with(backend, batch_size=3)
+    runner.run(cases[2], suite, [])  # not batched: nothing upcoming
+    runner.run(cases[0], suite, cases[1:])
+    runner.close()
+    assert backend.closed == 1
