@@ -11,7 +11,9 @@ case sets its own, as multi-01 does with 768), greedy, the same BLAS everywhere.
 (b) a naive loop in a fresh process: ``mlx_lm.generate`` per case on the full templated prompt
     (``enable_thinking=False``), no cache reuse.
 (c) ``pytest evalsuite --codemode-backend=mlx ...`` as a subprocess, for each ``--batch-sizes``.
-    This script is also loaded into that pytest (``-p eval_throughput``) as a measuring plugin:
+    hypothesis's pytest plugin (a dependency of this repository's tests, not of the plugin) is
+    turned off there: its terminal summary alone took ~1 s. This script is also loaded into that
+    pytest (``-p eval_throughput``) as a measuring plugin:
     it only reads the clock around item runs, the backend's construction and its
     ``generate`` calls and every pull of its ``generate_stream``, and writes the times to a JSON
     file.
@@ -153,12 +155,12 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 # The model and the requests.
 
 
-def corpus_and_requests(max_tokens: int) -> tuple[list[str], list[Any]]:
+def corpus_and_requests(max_tokens: int, suite_path: Path = SUITE) -> tuple[list[str], list[Any]]:
     from pytest_codemode_eval.evaluate import Budgets, build_request
     from pytest_codemode_eval.prompt import render_system_prompt
     from pytest_codemode_eval.suite import load_suite
 
-    suite = load_suite(SUITE)
+    suite = load_suite(suite_path)
     corpus = [render_system_prompt(suite.catalog), *(case.prompt for case in suite.cases)]
     budgets = Budgets(max_tokens=max_tokens, time_budget=TIME_BUDGET)
     return corpus, [build_request(case, suite, budgets) for case in suite.cases]
@@ -319,11 +321,13 @@ def _wait_for_server(base: str, process: subprocess.Popen[bytes], log: Path) -> 
     sys.exit(f"mlx_lm.server not up after {SERVER_START_TIMEOUT:g} s:\n{log.read_text()}")
 
 
-def run_naive(model: Path, max_tokens: int, work: Path, env: dict[str, str]) -> Run:
+def run_naive(
+    model: Path, max_tokens: int, work: Path, env: dict[str, str], suite: Path = SUITE
+) -> Run:
     """(b) this script's `--worker naive` in a fresh process: mlx_lm.generate per case."""
     out = work / "naive.json"
     command = [
-        sys.executable, __file__, "--worker", "naive", "--model", str(model),
+        sys.executable, __file__, "--worker", "naive", "--model", str(model), "--suite", str(suite),
         "--max-tokens", str(max_tokens), "--out", str(out),
     ]  # fmt: skip
     began = time.monotonic()
@@ -342,7 +346,7 @@ def run_naive(model: Path, max_tokens: int, work: Path, env: dict[str, str]) -> 
     )
 
 
-def naive_worker(model: str, max_tokens: int, out: Path) -> None:
+def naive_worker(model: str, max_tokens: int, out: Path, suite: Path) -> None:
     """The user's first attempt: load, then `mlx_lm.generate` on each full prompt."""
     started = time.monotonic()
     from pytest_codemode_eval.blas import use_fast_blas
@@ -352,7 +356,7 @@ def naive_worker(model: str, max_tokens: int, out: Path) -> None:
 
     loaded_model, tokenizer = mlx_lm.load(model)
     loaded = time.monotonic()
-    _, requests = corpus_and_requests(max_tokens)
+    _, requests = corpus_and_requests(max_tokens, suite)
     outputs: dict[str, str] = {}
     seconds: dict[str, float] = {}
     for request in requests:
@@ -375,15 +379,20 @@ def naive_worker(model: str, max_tokens: int, out: Path) -> None:
 
 
 def run_plugin(
-    model: Path, batch_size: int, max_tokens: int, work: Path, env: dict[str, str]
+    model: Path,
+    batch_size: int,
+    max_tokens: int,
+    work: Path,
+    env: dict[str, str],
+    suite: Path = SUITE,
 ) -> Run:
     """(c) the real plugin path, `pytest evalsuite --codemode-backend=mlx`, in a subprocess."""
     results, timings = work / f"results-b{batch_size}.json", work / f"timings-b{batch_size}.json"
     command = [
-        sys.executable, "-m", "pytest", "evalsuite", "--codemode-backend=mlx",
+        sys.executable, "-m", "pytest", str(suite.parent), "--codemode-backend=mlx",
         f"--codemode-model={model}", f"--codemode-batch-size={batch_size}",
         f"--codemode-max-tokens={max_tokens}", f"--codemode-time-budget={TIME_BUDGET:g}",
-        f"--codemode-results={results}", "-p", "eval_throughput",
+        f"--codemode-results={results}", "-p", "eval_throughput", "-p", "no:hypothesispytest",
     ]  # fmt: skip
     path = os.pathsep.join(filter(None, [str(Path(__file__).parent), env.get("PYTHONPATH")]))
     plugin_env = {**env, TIMINGS_ENV: str(timings), "PYTHONPATH": path}
@@ -614,11 +623,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--skip", default="", help="variants to leave out: a, b (comma-separated)")
     parser.add_argument("--keep", action="store_true", help="keep the work folder (logs, JSON)")
     parser.add_argument("--worker", choices=["naive"], help=argparse.SUPPRESS)
-    parser.add_argument("--model", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--model",
+        type=Path,
+        help="an existing model folder (e.g. a demo's train/fused) instead of building one",
+    )
+    parser.add_argument(
+        "--suite", type=Path, default=SUITE, help="suite.toml (default: evalsuite/suite.toml)"
+    )
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker == "naive":
-        naive_worker(args.model, args.max_tokens, args.out)
+        naive_worker(str(args.model), args.max_tokens, args.out, args.suite)
         return 0
 
     batch_sizes = [int(b) for b in args.batch_sizes.split(",") if b.strip()]
@@ -626,13 +642,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "NO_COLOR": "1"}
     if args.blas_threads is not None:
         env["OPENBLAS_NUM_THREADS"] = str(args.blas_threads)
-    corpus, requests = corpus_and_requests(args.max_tokens)
-    model = ensure_model(args.preset, args.seed, args.sharpen, corpus)
+    corpus, requests = corpus_and_requests(args.max_tokens, args.suite)
+    model = args.model or ensure_model(args.preset, args.seed, args.sharpen, corpus)
     loads = [load_average()]
     work = Path(tempfile.mkdtemp(prefix="eval-throughput-"))
     print(
-        f"model: {model.relative_to(ROOT)} ({args.preset}, {parameter_count(model) / 1e6:.1f} M "
-        f"params, seed {args.seed}, weights x{args.sharpen:g})"
+        f"model: {model} ({parameter_count(model) / 1e6:.1f} M params"
+        + (")" if args.model else f", {args.preset}, seed {args.seed}, weights x{args.sharpen:g})")
+        + f"; suite {args.suite}"
     )
     budgets = sorted({r.max_tokens for r in requests})
     print(
@@ -647,9 +664,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if "a" not in skip:
         variants["a"] = lambda w: run_server(model, requests, w, env)
     if "b" not in skip:
-        variants["b"] = lambda w: run_naive(model, args.max_tokens, w, env)
+        variants["b"] = lambda w: run_naive(model, args.max_tokens, w, env, args.suite)
     for size in batch_sizes:
-        variants[f"c{size}"] = functools.partial(plugin_variant, model, size, args.max_tokens, env)
+        variants[f"c{size}"] = functools.partial(
+            run_plugin, model, size, args.max_tokens, env=env, suite=args.suite
+        )
     runs: dict[str, list[Run]] = {key: [] for key in variants}
     keys = list(variants)
     for repeat in range(args.repeats):
@@ -679,10 +698,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         shutil.rmtree(work, ignore_errors=True)
     return 0
-
-
-def plugin_variant(model: Path, size: int, max_tokens: int, env: dict[str, str], w: Path) -> Run:
-    return run_plugin(model, size, max_tokens, w, env)
 
 
 def print_table(chosen: dict[str, Run], runs: dict[str, list[Run]]) -> None:

@@ -815,3 +815,36 @@ def test_case_time_budget_reaches_the_timeout_backstop(mini: pytest.Pytester) ->
     items, _ = mini.inline_genitems(*REPLAY)
     timeouts = {item.name: item.get_closest_marker("timeout").args[0] for item in items}
     assert timeouts["lsp-01"] - timeouts["cst-01"] == pytest.approx(30 - 13.5)
+
+
+WORKER_LOG = """
+def pytest_runtest_logreport(report):
+    node = getattr(report, "node", None)
+    if report.when == "call" and node is not None:
+        with open("workers.txt", "a") as log:
+            log.write(f"{report.nodeid} {node.gateway.id}\\n")
+"""
+
+
+@pytest.mark.parametrize("batch_size", ["1", "4"])
+def test_batching_under_xdist_keeps_each_case_file_on_one_worker(
+    real: pytest.Pytester, batch_size: str
+) -> None:
+    """A worker batches the cases it will run next; with `--dist load` those are unknowable,
+    so batching switches it to `loadfile` (and leaves it alone without batching)."""
+    real.makeconftest(WORKER_LOG)
+    result = real.runpytest_subprocess(
+        *REAL, "-n", "2", f"--codemode-batch-size={batch_size}", "-p", "no:cacheprovider",
+        timeout=120,
+    )  # fmt: skip
+    result.assert_outcomes(failed=27)
+    workers: dict[str, set[str]] = {}
+    for line in (real.path / "workers.txt").read_text().splitlines():
+        nodeid, worker = line.split()
+        workers.setdefault(nodeid.split("::")[0], set()).add(worker)
+    split_files = [name for name, seen in workers.items() if len(seen) > 1]
+    if batch_size == "1":
+        assert split_files, "plain --dist load should spread a case file over both workers"
+    else:
+        assert split_files == []
+        assert len(set().union(*workers.values())) == 2

@@ -9,7 +9,12 @@ import pytest
 
 from pytest_codemode_eval.collect import CaseFile, CaseItem, register_marker
 from pytest_codemode_eval.errors import SuiteError
-from pytest_codemode_eval.options import OPTIONS_KEY, add_options, resolve_options
+from pytest_codemode_eval.options import (
+    OPTIONS_KEY,
+    CodemodeOptions,
+    add_options,
+    resolve_options,
+)
 from pytest_codemode_eval.reporter import (
     CASE_ATTRIBUTE,
     IDENTITY_ATTRIBUTE,
@@ -32,9 +37,18 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[OPTIONS_KEY] = options
     _register_category_markers(config, options.suite)
     if not hasattr(config, "workerinput"):
+        _whole_files_per_worker(config, options)
         reporter = EvalReporter(config, options)
         config.stash[REPORTER_KEY] = reporter
         config.pluginmanager.register(reporter, "codemode-eval-reporter")
+
+
+def _whole_files_per_worker(config: pytest.Config, options: CodemodeOptions) -> None:
+    """Batching looks ahead at the cases a worker will run; xdist's default `--dist load` hands
+    out items in chunks nobody can predict, so a worker would generate cases another worker
+    runs. With batching on, `load` becomes `loadfile`: each case file goes to one worker."""
+    if options.batch_size > 1 and getattr(config.option, "dist", "no") == "load":
+        config.option.dist = "loadfile"
 
 
 def _register_category_markers(config: pytest.Config, suite_file: Path | None) -> None:
