@@ -403,3 +403,46 @@ def test_a_stream_cut_before_finishing_is_retried(suite: Suite) -> None:
         generation = quick_backend(server).generate(request_for(suite.cases[0], suite))
     assert len(server.bodies) == 2
     assert generation.output == "whole"
+
+
+def test_batch_size_keeps_that_many_requests_in_flight(suite: Suite) -> None:
+    """Each reply waits until three requests are open at once: only concurrent sending passes."""
+    import threading
+
+    together = threading.Barrier(3)
+
+    def when_three_are_open(handler: Any) -> None:
+        try:
+            together.wait(timeout=5)
+        except threading.BrokenBarrierError:
+            return status(400, "requests arrived one at a time")(handler)
+        sse(chunk("hi", finish="stop"))(handler)
+
+    requests = [request_for(case, suite) for case in suite.cases[:6]]
+    with fake_server(["m"], when_three_are_open) as server:
+        backend = quick_backend(server, concurrency=3)
+        streamed = dict(backend.generate_stream(requests))
+    assert sorted(streamed) == list(range(6))
+    assert [streamed[i].output for i in range(6)] == ["hi"] * 6
+    assert backend.identity()["settings"]["concurrency"] == 3
+
+
+def test_a_hung_request_in_flight_does_not_hold_up_the_others(suite: Suite) -> None:
+    ok = sse(chunk("next"), chunk(finish="stop"))
+    with fake_server(["m"], silence, ok) as server:
+        backend = quick_backend(server, concurrency=2)
+        requests = [request_for(case, suite, budget=1.0) for case in suite.cases[:4]]
+        order = list(backend.generate_stream(requests))
+    finishes = sorted(g.finish for _, g in order)
+    assert finishes == ["stop", "stop", "stop", "timeout"]
+    assert order[-1][1].finish == "timeout"  # the three others came back first
+
+
+@pytest.mark.slow
+def test_requests_in_flight_together_give_the_one_by_one_outputs(
+    server_url: str, suite: Suite
+) -> None:
+    requests = [request_for(case, suite) for case in suite.cases[:8]]
+    one_by_one = [OpenAIBackend(server_url).generate(request) for request in requests]
+    together = dict(OpenAIBackend(server_url, concurrency=4).generate_stream(requests))
+    assert [together[i].output for i in range(8)] == [g.output for g in one_by_one]

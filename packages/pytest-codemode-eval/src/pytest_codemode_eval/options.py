@@ -50,7 +50,11 @@ OPTIONS = (
     Option("codemode_adapter", "unfused LoRA adapter directory for the mlx backend", "path"),
     Option("codemode_temperature", "sampling temperature (default 0: greedy)", "float"),
     Option("codemode_seed", "random seed for sampling", "int"),
-    Option("codemode_batch_size", "cases generated together by the mlx backend", "int"),
+    Option(
+        "codemode_batch_size",
+        "cases generated at once (mlx: one continuous batch; openai: requests in flight)",
+        "int",
+    ),
     Option(
         "codemode_base_url", "OpenAI-compatible server, e.g. http://127.0.0.1:8080/v1", "string"
     ),

@@ -35,5 +35,6 @@ def make_backend(options: CodemodeOptions) -> Backend:
             api_key=options.api_key or os.environ.get("OPENAI_API_KEY") or None,
             temperature=options.temperature,
             seed=options.seed,
+            concurrency=options.batch_size,
         )
     raise NotImplementedError(f"backend {options.backend!r} is not available yet")

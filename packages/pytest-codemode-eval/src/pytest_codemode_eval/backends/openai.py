@@ -21,6 +21,10 @@ is scored from the server's parse. Call text is never rebuilt from `tool_calls` 
 hide the server's part); identity says `server_parses_tool_calls: true` instead. The server
 also hides whether a call sat inside `<think>` (its state machine lets a call start there).
 
+With `concurrency` N > 1 (`--codemode-batch-size N`), up to N requests are in flight at once
+(`generate_stream`): servers that batch (vLLM, llama.cpp with parallel slots, mlx_lm.server)
+answer them together. Each case's time budget starts when its own request is sent.
+
 The model is never picked blindly: `GET {base_url}/models` at start, and every request names a
 model the server listed (mlx_lm.server loads whatever its `model` field names). Sent with every
 request: `chat_template_kwargs: {"enable_thinking": false}`, so the prompt is the mlx backend's.
@@ -32,7 +36,8 @@ import http.client
 import json
 import socket
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -74,6 +79,7 @@ class OpenAIBackend:
         timeout: float = 30.0,
         backoff: float = 0.5,
         enable_thinking: bool | None = False,
+        concurrency: int = 1,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         parts = urlsplit(self.base_url)
@@ -86,6 +92,7 @@ class OpenAIBackend:
         self._api_key = api_key
         self.temperature, self.seed, self.retries = temperature, seed, retries
         self.timeout, self.backoff, self.enable_thinking = timeout, backoff, enable_thinking
+        self.concurrency = concurrency
         self.system_fingerprint: str | None = None
         self.served = self._with_retries(self._list_models)
         self.model = choose_model(api_model, self.served, self.base_url)
@@ -103,6 +110,7 @@ class OpenAIBackend:
                 "seed": self.seed,
                 "enable_thinking": self.enable_thinking,
                 "retries": self.retries,
+                "concurrency": self.concurrency,
                 "api_key": self._api_key is not None,
             },
         }
@@ -113,6 +121,20 @@ class OpenAIBackend:
             return self._with_retries(lambda: self._stream(request))
         except ServerError as exc:
             return Generation("", time.perf_counter() - started, "error", error=str(exc))
+
+    def generate_stream(
+        self, requests: Sequence[GenerationRequest]
+    ) -> Iterator[tuple[int, Generation]]:
+        """(index, generation) as each request finishes, `concurrency` in flight at a time."""
+        pool = ThreadPoolExecutor(max(self.concurrency, 1), thread_name_prefix="codemode-openai")
+        futures: dict[Future[Generation], int] = {
+            pool.submit(self.generate, request): index for index, request in enumerate(requests)
+        }
+        try:
+            for future in as_completed(futures):
+                yield futures[future], future.result()
+        finally:  # closed early: requests not sent yet are dropped, running ones end on budget
+            pool.shutdown(wait=False, cancel_futures=True)
 
     def close(self) -> None:
         return None  # one connection per request: nothing stays open
