@@ -2,11 +2,21 @@
 
 One published series of results evaluated a cached base model instead of the fine-tuned one;
 a content hash of the weights, config and tokenizer files in every report makes that visible.
+
+Hashing a multi-GB model costs seconds to minutes in every process (each xdist worker), on every
+run. So the hash of a large folder is remembered in a small JSON file (`$CODEMODE_CACHE_DIR`,
+else `$XDG_CACHE_HOME/codemode-eval`, else `~/.cache/codemode-eval`) together with each file's
+name, size, mtime and inode, and reused while none of those changed (what make, rsync and git's
+index trust); the identity then says when the files were hashed.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
+import os
+import tempfile
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +32,8 @@ MODEL_FILE_PATTERNS = (
     "*.model",
 )
 _CHUNK = 1 << 20
+REUSE_FROM_BYTES = 256 << 20  # smaller folders hash in well under a second: always hashed
+CACHE_ENV = "CODEMODE_CACHE_DIR"
 
 
 class ModelNotFound(Exception):
@@ -58,13 +70,16 @@ def check_model_argument(requested: str, adapter: Path | None) -> None:
         raise ModelNotFound(f"{adapter}: not an adapter folder (no adapters.safetensors)")
 
 
+def model_files(folder: Path) -> list[Path]:
+    return sorted(
+        {p for pattern in MODEL_FILE_PATTERNS for p in folder.glob(pattern) if p.is_file()}
+    )
+
+
 def fingerprint_directory(folder: Path) -> str:
     """sha256 over the names and bytes of a model or adapter folder's defining files."""
     digest = hashlib.sha256()
-    files = sorted(
-        {p for pattern in MODEL_FILE_PATTERNS for p in folder.glob(pattern) if p.is_file()}
-    )
-    for path in files:
+    for path in model_files(folder):
         digest.update(path.name.encode() + b"\0")
         with path.open("rb") as handle:
             while chunk := handle.read(_CHUNK):
@@ -76,13 +91,66 @@ def folder_size(folder: Path) -> int:
     return sum(p.stat().st_size for p in folder.glob("*.safetensors") if p.is_file())
 
 
+def default_store() -> Path:
+    if os.environ.get(CACHE_ENV):
+        return Path(os.environ[CACHE_ENV]) / "fingerprints.json"
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return base / "codemode-eval" / "fingerprints.json"
+
+
+def remembered_fingerprint(
+    folder: Path, store: Path | None = None, reuse_from_bytes: int = REUSE_FROM_BYTES
+) -> tuple[str, str | None]:
+    """(fingerprint, when it was hashed if reused rather than hashed now)."""
+    files = model_files(folder)
+    stats = [(path.name, path.stat()) for path in files]
+    if sum(stat.st_size for _, stat in stats) < reuse_from_bytes:
+        return fingerprint_directory(folder), None
+    signature = [[name, st.st_size, st.st_mtime_ns, st.st_ino] for name, st in stats]
+    store = store or default_store()
+    key = str(folder.resolve())
+    entries = _read_store(store)
+    entry = entries.get(key)
+    if isinstance(entry, dict) and entry.get("files") == signature:
+        return str(entry["fingerprint"]), str(entry["hashed_at"])
+    fingerprint = fingerprint_directory(folder)
+    hashed_at = datetime.now(UTC).isoformat(timespec="seconds")
+    entries[key] = {"files": signature, "fingerprint": fingerprint, "hashed_at": hashed_at}
+    _write_store(store, entries)
+    return fingerprint, None
+
+
+def _read_store(store: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(store.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _write_store(store: Path, entries: dict[str, Any]) -> None:
+    """Atomically (xdist workers may write at once); a read-only home just means no reuse."""
+    try:
+        store.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(
+            "w", dir=store.parent, suffix=".tmp", delete=False, encoding="utf-8"
+        ) as handle:
+            json.dump(entries, handle)
+        os.replace(handle.name, store)
+    except OSError:
+        return
+
+
 def model_identity(model_dir: Path, adapter_dir: Path | None, requested: str) -> dict[str, Any]:
+    fingerprint, hashed_at = remembered_fingerprint(model_dir)
     identity: dict[str, Any] = {
         "requested": requested,
         "path": str(model_dir.resolve()),
-        "fingerprint": fingerprint_directory(model_dir),
+        "fingerprint": fingerprint,
         "size_bytes": folder_size(model_dir),
     }
+    if hashed_at is not None:
+        identity["fingerprint_hashed_at"] = hashed_at  # reused: no file changed since
     if adapter_dir is not None:
         identity["adapter"] = str(adapter_dir.resolve())
         identity["adapter_fingerprint"] = fingerprint_directory(adapter_dir)
