@@ -69,13 +69,13 @@ def test_attention_is_wrapped_once_and_other_caches_reach_the_original(
 
     model, _ = load(str(sharp_model_dir))
     module = importlib.import_module(type(model).__module__)
-    assert shared.supports_shared_prefix(model)
-    wrapped = module.scaled_dot_product_attention
-    assert shared.supports_shared_prefix(model)
-    assert module.scaled_dot_product_attention is wrapped  # not wrapped twice
     tokens = mx.array([[5, 6, 7, 8, 9]])
-    plain = model(tokens, cache=make_prompt_cache(model))  # reaches the original attention
     prefix = make_prompt_cache(model)
     model(tokens[:, :2], cache=prefix)
+    assert shared.supports_shared_prefix(model, prefix)
+    wrapped = module.scaled_dot_product_attention
+    assert shared.supports_shared_prefix(model, prefix)
+    assert module.scaled_dot_product_attention is wrapped  # not wrapped twice
+    plain = model(tokens, cache=make_prompt_cache(model))  # reaches the original attention
     split = model(tokens[:, 2:], cache=shared.shared_prefix_caches(prefix, rows=1))
     assert mx.allclose(plain[:, 2:], split, atol=1e-4).item()

@@ -157,9 +157,10 @@ class MlxBackend:
         one at once (continuous batching); budgets, stops and records stay per case, and each
         case's clock starts when it joins the batch.
 
-        Behind a shared prefix (the suite's system prompt), the prefix is stored once and
-        attended by all rows (`mlx_shared_prefix`); otherwise, or for an architecture that
-        cannot route its attention, mlx-lm's BatchGenerator with a copy of the prefix per row.
+        Behind a shared prefix (the suite's system prompt) of a float32 model, the prefix is
+        stored once and attended by all rows (`mlx_shared_prefix`); otherwise (bf16/fp16 or
+        quantized activations, an architecture whose attention cannot be routed, no prefix
+        cache) mlx-lm's BatchGenerator in fixed batches, with a copy of the prefix per row.
         """
         prompts = [self.prompt_ids(request) for request in requests]
         if self.prefix_cache:
@@ -172,7 +173,7 @@ class MlxBackend:
             for i, ids in enumerate(prompts)
             if self._prefix_cache is not None and ids[: len(prefix)] == prefix
         ]
-        if not shared or not supports_shared_prefix(self.model):
+        if not shared or not supports_shared_prefix(self.model, self._prefix_cache or []):
             size = max(self.batch_size, 1)  # fixed batches: one clock per batch
             for start in range(0, len(requests), size):
                 chunk = slice(start, start + size)
