@@ -848,3 +848,45 @@ def test_batching_under_xdist_keeps_each_case_file_on_one_worker(
     else:
         assert split_files == []
         assert len(set().union(*workers.values())) == 2
+
+
+LOAD_ORDER_LOG = """
+import os
+events = []
+
+def pytest_configure(config):
+    from pytest_codemode_eval.backends import factory
+    make_backend = factory.make_backend
+
+    def logged(options):
+        events.append("load")
+        return make_backend(options)
+
+    factory.make_backend = logged
+
+def pytest_runtest_setup(item):
+    events.append("case")
+
+def pytest_unconfigure(config):
+    name = getattr(config, "workerinput", {}).get("workerid", "main")
+    with open(f"events-{name}.txt", "w") as log:
+        log.write(",".join(events))
+"""
+
+
+@pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["serial", "xdist"])
+def test_the_model_loads_before_the_first_case_in_each_process(
+    real: pytest.Pytester, workers: list[str]
+) -> None:
+    """A multi-GB load must not count against the first case's backstop timeout."""
+    real.makeconftest(LOAD_ORDER_LOG)
+    result = real.runpytest_subprocess(*REAL, *workers, "-p", "no:cacheprovider", timeout=120)
+    result.assert_outcomes(failed=27)
+    logs = {path.name: path.read_text() for path in real.path.glob("events-*.txt")}
+    runners = {name: log for name, log in logs.items() if "case" in log}
+    assert len(runners) == (2 if workers else 1)
+    for log in runners.values():
+        assert log.startswith("load,case,")
+        assert log.count("load") == 1
+    if workers:
+        assert logs["events-main.txt"] == ""  # the controller loads nothing

@@ -22,7 +22,7 @@ from pytest_codemode_eval.reporter import (
     RESULT_ATTRIBUTE,
     EvalReporter,
 )
-from pytest_codemode_eval.session import RUNNER_KEY
+from pytest_codemode_eval.session import RUNNER_KEY, runner_for
 from pytest_codemode_eval.suite import CASE_FILE_SUFFIX, read_categories
 
 REPORTER_KEY = pytest.StashKey[EvalReporter]()
@@ -82,6 +82,20 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> CaseFile |
     return None
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtestloop(session: pytest.Session) -> None:
+    """Load the model before the first case runs, so a multi-GB load counts against no case's
+    backstop timeout. In each process that runs cases: serially, or in each xdist worker."""
+    config = session.config
+    if config.option.collectonly or config.pluginmanager.has_plugin("dsession"):
+        return  # nothing runs here (an xdist controller hands the cases to workers)
+    if not any(isinstance(item, CaseItem) for item in session.items):
+        return
+    runner = runner_for(config)
+    if runner.options.backend is not None:  # else each case says which option is missing
+        runner.load()
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
@@ -92,8 +106,6 @@ def pytest_runtest_makereport(
         setattr(report, CASE_ATTRIBUTE, item.case.id)
         setattr(report, POSITION_ATTRIBUTE, item.suite.cases.index(item.case))
         if call.when == "call" and item.result is not None:
-            from pytest_codemode_eval.session import runner_for
-
             setattr(report, RESULT_ATTRIBUTE, item.result.to_dict())
             setattr(report, IDENTITY_ATTRIBUTE, runner_for(item.config).identity(item.suite))
     return report

@@ -118,6 +118,13 @@ class CaseRunner:
         if close is not None:
             close()
 
+    def load(self) -> None:
+        """Create the backend now (the model load), keeping a failure for each case to report."""
+        try:
+            _ = self.backend
+        except BackendUnavailable:
+            return
+
     def identity(self, suite: Suite) -> dict[str, Any]:
         """What this process measured; travels with every result to the controller."""
         key = str(suite.path)
