@@ -75,4 +75,4 @@ def test_the_store_lives_where_the_environment_says(
 
 def test_identity_of_a_small_model_has_no_reuse_note(tmp_path: Path) -> None:
     identity = model_identity(model_folder(tmp_path), None, "model")
-    assert "fingerprint_hashed_at" not in identity
+    assert "fingerprint_method" not in identity

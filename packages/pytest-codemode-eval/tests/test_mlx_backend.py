@@ -169,7 +169,7 @@ def test_a_waiting_case_is_timed_from_when_it_joins(model_dir: Path, suite: Suit
             rows,
             max_rows=1,
             sampler=lambda logprobs: logprobs.argmax(axis=-1),
-            stops=Stops(frozenset(), ()),
+            stops=Stops(frozenset(), "", backend._new_detokenizer),
             clock=lambda: float(next(ticks)),
         )
     }
@@ -205,3 +205,60 @@ def test_a_bfloat16_model_batches_with_prefix_copies_and_equals_one_by_one(
     assert not supports_shared_prefix(backend.model, backend._prefix_cache)
     batched = backend.generate_many(requests)
     assert [g.output for g in batched] == [g.output for g in one_by_one]
+
+
+def test_time_spent_between_pulls_is_no_rows_time(model_dir: Path, suite: Suite) -> None:
+    """The caller (pytest reporting a case, a debugger) pauses the stream for 1,000 s of a fake
+    clock after the first result; the rows still decoding must not time out for it."""
+    from pytest_codemode_eval.backends.mlx_batch import Row, Stops, decode
+
+    backend = mlx_backend.MlxBackend(str(model_dir))
+    requests = [build_request(case, suite, Budgets(max_tokens=12)) for case in suite.cases[:3]]
+    prompts = [backend.prompt_ids(request) for request in requests]
+    backend.warm_prefix(prompts)
+    prefix = len(backend._prefix_ids)
+    now = [0.0]
+
+    def clock() -> float:
+        now[0] += 1.0
+        return now[0]
+
+    rows = [Row(i, ids[prefix:], 3 if i == 0 else 12, 100.0) for i, ids in enumerate(prompts)]
+    stream = decode(
+        backend.model, backend._prefix_cache, rows, max_rows=3,
+        sampler=lambda logprobs: logprobs.argmax(axis=-1),
+        stops=Stops(frozenset(), "", backend._new_detokenizer), clock=clock,
+    )  # fmt: skip
+    first = next(stream)
+    assert (first.key, first.finish) == (0, "length")
+    now[0] += 1000.0
+    rest = {d.key: d for d in stream}
+    assert {key: d.finish for key, d in rest.items()} == {1: "length", 2: "length"}
+    assert all(d.seconds < 100 for d in rest.values())
+
+
+def test_the_end_of_a_call_spelled_in_pieces_stops_a_row(model_dir: Path) -> None:
+    """One by one stops when the text holds `</tool_call>`, whatever tokens spelled it; a batched
+    row must stop at the same token."""
+    from pytest_codemode_eval.backends.mlx_batch import Row, Stops, _Active
+
+    backend = mlx_backend.MlxBackend(str(model_dir))
+    encode = backend.tokenizer.encode
+    pieces = [
+        *encode("x </tool", add_special_tokens=False),
+        *encode("_call>", add_special_tokens=False),
+    ]
+    special = encode("</tool_call>", add_special_tokens=False)
+    assert len(special) == 1
+    assert special[0] not in pieces  # really spelled another way
+    stops = Stops(
+        frozenset(backend.tokenizer.eos_token_ids), "</tool_call>", backend._new_detokenizer
+    )
+    row = _Active(Row(0, [1], 100, 100.0), 0.0, backend._new_detokenizer())
+    reasons = []
+    for token in [*pieces, *encode(" y", add_special_tokens=False)]:
+        row.tokens.append(token)
+        reasons.append(stops.reason(row, 0.0))
+    stop_at = reasons.index("stop")
+    assert stop_at >= len(pieces) - 1
+    assert "</tool_call>" in backend._detokenize(row.tokens[: stop_at + 1])

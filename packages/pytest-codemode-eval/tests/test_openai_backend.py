@@ -446,3 +446,22 @@ def test_requests_in_flight_together_give_the_one_by_one_outputs(
     one_by_one = [OpenAIBackend(server_url).generate(request) for request in requests]
     together = dict(OpenAIBackend(server_url, concurrency=4).generate_stream(requests))
     assert [together[i].output for i in range(8)] == [g.output for g in one_by_one]
+
+
+def test_a_request_that_raises_is_an_error_and_the_stream_goes_on(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with fake_server(["m"]) as server:
+        backend = quick_backend(server, concurrency=2)
+        generate = backend.generate
+
+        def odd(request: GenerationRequest) -> Any:
+            if request.case_id == suite.cases[1].id:
+                raise ValueError("unexpected payload")
+            return generate(request)
+
+        monkeypatch.setattr(backend, "generate", odd)
+        requests = [request_for(case, suite) for case in suite.cases[:3]]
+        streamed = dict(backend.generate_stream(requests))
+    assert (streamed[1].finish, streamed[1].error) == ("error", "ValueError: unexpected payload")
+    assert streamed[0].output == streamed[2].output == "hi"

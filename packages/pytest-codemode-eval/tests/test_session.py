@@ -3,8 +3,11 @@ the case being run needs, and a broken stream never costs a case its result."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator, Sequence
 from typing import Any
+
+import pytest
 
 from pytest_codemode_eval.generation import Generation, GenerationRequest
 from pytest_codemode_eval.options import CodemodeOptions
@@ -75,16 +78,32 @@ def test_one_stream_serves_every_case_and_is_pulled_lazily(suite: Suite) -> None
 
 
 def test_a_stream_that_breaks_leaves_the_rest_to_one_by_one(suite: Suite) -> None:
-    cases = suite.cases[:4]
-    backend = StreamingBackend(fail_after=2)  # yields cases 3 and 2, then fails
+    """Once batching failed, no new stream is opened for each later case (it would fail again,
+    re-rendering and re-sending everything left); a warning says why."""
+    cases = suite.cases[:6]
+    backend = StreamingBackend(fail_after=2)  # yields cases 5 and 4, then fails
     runner = runner_with(backend, batch_size=4)
-    outputs = run_all(runner, suite, cases)
+    with pytest.warns(pytest.PytestWarning, match="batched generation failed.*decode failed"):
+        outputs = run_all(runner, suite, cases)
     assert outputs == [
-        f"alone {cases[0].id}", f"alone {cases[1].id}",
-        f"batched {cases[2].id}", f"batched {cases[3].id}",
-    ]  # fmt: skip
-    assert backend.one_by_one == [cases[0].id, cases[1].id]
+        *(f"alone {c.id}" for c in cases[:4]),
+        *(f"batched {c.id}" for c in cases[4:]),
+    ]
+    assert backend.one_by_one == [c.id for c in cases[:4]]
+    assert len(backend.streams) == 1
     assert backend.closed == 1
+
+
+def test_cases_with_the_same_id_in_two_suites_keep_their_own_outputs(suite: Suite) -> None:
+    """Case ids are unique within a suite only; a second suite's cst-02 is another case."""
+    other = dataclasses.replace(suite, path=suite.path.with_name("other-suite.toml"))
+    cases = suite.cases[:3]
+    backend = StreamingBackend()
+    runner = runner_with(backend, batch_size=3)
+    runner.run(cases[0], suite, cases[1:])  # suite's stream: all three are done
+    theirs = runner.run(cases[1], other, [])
+    assert theirs.output == f"alone {cases[1].id}"  # not the first suite's batched output
+    assert runner.run(cases[1], suite, cases[2:]).output == f"batched {cases[1].id}"
 
 
 def test_batch_size_one_never_opens_a_stream(suite: Suite) -> None:

@@ -98,14 +98,16 @@ def default_store() -> Path:
     return base / "codemode-eval" / "fingerprints.json"
 
 
+REUSED = "sha256, reused while each file's name, size, mtime and inode are unchanged"
+
+
 def remembered_fingerprint(
     folder: Path, store: Path | None = None, reuse_from_bytes: int = REUSE_FROM_BYTES
 ) -> tuple[str, str | None]:
     """(fingerprint, when it was hashed if reused rather than hashed now)."""
-    files = model_files(folder)
-    stats = [(path.name, path.stat()) for path in files]
-    if sum(stat.st_size for _, stat in stats) < reuse_from_bytes:
+    if not reusable(folder, reuse_from_bytes):
         return fingerprint_directory(folder), None
+    stats = [(path.name, path.stat()) for path in model_files(folder)]
     signature = [[name, st.st_size, st.st_mtime_ns, st.st_ino] for name, st in stats]
     store = store or default_store()
     key = str(folder.resolve())
@@ -118,6 +120,12 @@ def remembered_fingerprint(
     entries[key] = {"files": signature, "fingerprint": fingerprint, "hashed_at": hashed_at}
     _write_store(store, entries)
     return fingerprint, None
+
+
+def reusable(folder: Path, reuse_from_bytes: int = REUSE_FROM_BYTES) -> bool:
+    """Large enough for its fingerprint to be remembered (decided by size alone, so every
+    xdist worker describes the same folder the same way)."""
+    return sum(path.stat().st_size for path in model_files(folder)) >= reuse_from_bytes
 
 
 def _read_store(store: Path) -> dict[str, Any]:
@@ -136,21 +144,24 @@ def _write_store(store: Path, entries: dict[str, Any]) -> None:
             "w", dir=store.parent, suffix=".tmp", delete=False, encoding="utf-8"
         ) as handle:
             json.dump(entries, handle)
-        os.replace(handle.name, store)
     except OSError:
         return
+    try:
+        os.replace(handle.name, store)
+    except OSError:
+        Path(handle.name).unlink(missing_ok=True)
 
 
 def model_identity(model_dir: Path, adapter_dir: Path | None, requested: str) -> dict[str, Any]:
-    fingerprint, hashed_at = remembered_fingerprint(model_dir)
+    fingerprint, _ = remembered_fingerprint(model_dir)
     identity: dict[str, Any] = {
         "requested": requested,
         "path": str(model_dir.resolve()),
         "fingerprint": fingerprint,
         "size_bytes": folder_size(model_dir),
     }
-    if hashed_at is not None:
-        identity["fingerprint_hashed_at"] = hashed_at  # reused: no file changed since
+    if reusable(model_dir):
+        identity["fingerprint_method"] = REUSED
     if adapter_dir is not None:
         identity["adapter"] = str(adapter_dir.resolve())
         identity["adapter_fingerprint"] = fingerprint_directory(adapter_dir)

@@ -70,8 +70,8 @@ def render_header(summary: Summary) -> str:
     lines.append(f"**Backend:** {identity.get('backend', '?')}  ")
     if model.get("path") or model.get("name"):
         fingerprint = f" (`{model['fingerprint']}`)" if model.get("fingerprint") else ""
-        if model.get("fingerprint_hashed_at"):
-            fingerprint += f", hashed {model['fingerprint_hashed_at']}, files unchanged since"
+        if model.get("fingerprint_method"):
+            fingerprint += f" ({model['fingerprint_method']})"
         lines.append(f"**Model:** `{model.get('path') or model.get('name')}`{fingerprint}  ")
     if model.get("adapter"):
         lines.append(

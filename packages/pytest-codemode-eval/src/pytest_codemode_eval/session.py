@@ -10,6 +10,7 @@ records stay per case; only the generation is shared.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator, Sequence
 from typing import Any, Protocol, runtime_checkable
 
@@ -50,9 +51,12 @@ class CaseRunner:
         self._backend: Backend | None = None
         self._failure: str | None = None
         self._identities: dict[str, dict[str, Any]] = {}
-        self._pending: dict[str, Generation] = {}  # finished, not yet handed out
+        # keyed by (suite file, case id): ids are unique only within a suite
+        self._pending: dict[tuple[str, str], Generation] = {}  # finished, not yet handed out
         self._stream: Iterator[tuple[int, Generation]] | None = None
-        self._streamed: list[str] = []  # the open stream's case ids, by request index
+        self._streamed: list[tuple[str, str]] = []  # the open stream's cases, by request index
+        self._batching_failed: str | None = None
+        self._model_identity: dict[str, Any] | None = None
 
     @property
     def backend(self) -> Backend:
@@ -77,40 +81,49 @@ class CaseRunner:
 
     def run(self, case: Case, suite: Suite, upcoming: Sequence[Case] = ()) -> CaseResult:
         """Score one case; `upcoming` are the cases this process runs next (for batching)."""
-        generation = self._take(case.id)
+        key = (str(suite.path), case.id)
+        generation = self._take(key)
         if generation is None:
             self._open(case, suite, upcoming)
-            generation = self._take(case.id)
+            generation = self._take(key)
         if generation is None:  # no stream, or it failed before reaching this case
             generation = generate_safely(self.backend, build_request(case, suite, self.budgets))
         return result_from_generation(case, suite, generation)
 
-    def _take(self, case_id: str) -> Generation | None:
+    def _take(self, key: tuple[str, str]) -> Generation | None:
         """This case's output, pulling the open stream until it is there."""
-        while case_id not in self._pending and self._stream is not None:
-            if case_id not in self._streamed:
+        while key not in self._pending and self._stream is not None:
+            if key not in self._streamed:
                 return None
             try:
                 index, generation = next(self._stream)
             except StopIteration:
                 self._stream = None
-            except Exception:  # the stream broke: its unfinished cases go one by one
+            except Exception as exc:  # the rest of the session goes one by one
                 self._close_stream()
+                self._batching_failed = f"{type(exc).__name__}: {exc}"
+                warnings.warn(
+                    f"codemode: batched generation failed ({self._batching_failed}); "
+                    "the remaining cases are generated one by one",
+                    pytest.PytestWarning,
+                    stacklevel=1,
+                )
             else:
                 self._pending[self._streamed[index]] = generation
-        return self._pending.pop(case_id, None)
+        return self._pending.pop(key, None)
 
     def _open(self, case: Case, suite: Suite, upcoming: Sequence[Case]) -> None:
         backend = self.backend
-        batch = [case, *(c for c in upcoming if c.id not in self._pending)]
-        if self.options.batch_size <= 1 or len(batch) == 1:
+        path = str(suite.path)
+        batch = [case, *(c for c in upcoming if (path, c.id) not in self._pending)]
+        if self.options.batch_size <= 1 or len(batch) == 1 or self._batching_failed:
             return
         if not isinstance(backend, BatchingBackend):
             return
         self._close_stream()
         requests = [build_request(c, suite, self.budgets) for c in batch]
         self._stream = backend.generate_stream(requests)
-        self._streamed = [c.id for c in batch]
+        self._streamed = [(path, c.id) for c in batch]
 
     def _close_stream(self) -> None:
         stream, self._stream = self._stream, None
@@ -119,15 +132,18 @@ class CaseRunner:
             close()
 
     def load(self) -> None:
-        """Create the backend now (the model load), keeping a failure for each case to report."""
+        """Create the backend now (the model load) and fingerprint the model, before any case's
+        clock runs; a failure is kept for each case to report."""
         try:
-            _ = self.backend
+            self._model_identity = self.backend.identity()
         except BackendUnavailable:
             return
 
     def identity(self, suite: Suite) -> dict[str, Any]:
         """What this process measured; travels with every result to the controller."""
         key = str(suite.path)
+        if self._model_identity is None:
+            self._model_identity = self.backend.identity()
         if key not in self._identities:
             self._identities[key] = {
                 "suite": suite.name,
@@ -136,7 +152,7 @@ class CaseRunner:
                 "renderer_hash": renderer_fingerprint(suite.catalog),
                 "categories": list(suite.categories),
                 "backend": self.backend.name,
-                "model": self.backend.identity(),
+                "model": self._model_identity,
             }
         return self._identities[key]
 

@@ -57,7 +57,6 @@ class MlxBackend:
         )
         self._prefix_ids: list[int] = []
         self._prefix_cache: list[Any] | None = None
-        self._close_ids = self.tokenizer.encode(TOOL_CALL_CLOSE, add_special_tokens=False)
 
     def identity(self) -> dict[str, Any]:
         identity = model_identity(self.model_path, self.adapter, self.requested)
@@ -188,7 +187,9 @@ class MlxBackend:
             Row(i, prompts[i][len(prefix) :], requests[i].max_tokens, requests[i].time_budget)
             for i in shared
         ]
-        stops = Stops(frozenset(self.tokenizer.eos_token_ids), tuple(self._close_ids))
+        stops = Stops(
+            frozenset(self.tokenizer.eos_token_ids), TOOL_CALL_CLOSE, self._new_detokenizer
+        )
         for decoded in decode(
             self.model, self._prefix_cache, rows,
             max_rows=max(self.batch_size, 1), sampler=self._sampler(), stops=stops,
@@ -207,7 +208,8 @@ class MlxBackend:
         """mlx-lm's BatchGenerator, each row from a private copy of the prefix cache."""
         started = time.perf_counter()
         caches, rests = zip(*(self.cached_prefix(ids) for ids in prompts), strict=True)
-        stops = StopSequences([[t] for t in self.tokenizer.eos_token_ids] + [self._close_ids])
+        eos = set(self.tokenizer.eos_token_ids)
+        stops = StopSequences([[t] for t in eos])
         generator = BatchGenerator(self.model, sampler=self._sampler())
         uids = generator.insert(
             list(rests), [r.max_tokens for r in requests], caches=list(caches),
@@ -215,19 +217,29 @@ class MlxBackend:
         )  # fmt: skip
         by_uid = dict(zip(uids, range(len(requests)), strict=True))
         tokens: dict[int, list[int]] = {uid: [] for uid in uids}
+        streamed = {uid: (self._new_detokenizer(), [""]) for uid in uids}
         finished: dict[int, tuple[str, float]] = {}
         try:
             while len(finished) < len(uids) and (responses := generator.next_generated()):
                 now = time.perf_counter() - started
+                closed = []
                 for response in responses:
-                    tokens[response.uid].append(response.token)
-                    if response.finish_reason is not None:
-                        finished[response.uid] = (response.finish_reason, now)
+                    uid, reason = response.uid, response.finish_reason
+                    tokens[uid].append(response.token)
+                    if response.token not in eos:  # the close is found in the text, as one
+                        detokenizer, text = streamed[uid]  # by one (it may be several tokens)
+                        detokenizer.add_token(response.token)
+                        text[0] += detokenizer.last_segment
+                        if TOOL_CALL_CLOSE in text[0]:
+                            closed += [uid] if reason is None else []
+                            reason = "stop"
+                    if reason is not None:
+                        finished[uid] = (reason, now)
                 late = [
                     u for u in uids if u not in finished and now > requests[by_uid[u]].time_budget
                 ]
-                if late:
-                    generator.remove(late)
+                if closed or late:
+                    generator.remove(closed + late)
                     finished.update({u: ("timeout", now) for u in late})
         finally:
             generator.close()
@@ -253,11 +265,13 @@ class MlxBackend:
             text, seconds, as_finish(finish), prompt_tokens=prompt_tokens, generated_tokens=len(ids)
         )
 
+    def _new_detokenizer(self) -> Any:
+        return self.tokenizer.detokenizer  # a fresh copy per call
+
     def _detokenize(self, ids: list[int]) -> str:
         """Decode as stream_generate does (mlx-lm's streaming detokenizer), so a batched output
         is character for character the one-by-one output (plain decode keeps a leading space)."""
-        detokenizer = self.tokenizer.detokenizer
-        detokenizer.reset()
+        detokenizer = self._new_detokenizer()
         for token in ids:
             detokenizer.add_token(token)
         detokenizer.finalize()

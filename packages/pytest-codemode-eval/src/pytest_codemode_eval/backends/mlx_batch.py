@@ -3,8 +3,10 @@
 A fixed batch waits for its slowest case (one multi-tool case with a 768-token budget keeps 8
 finished slots idle); here a finished row leaves at once and the next waiting case is prefilled
 and joins the running batch. Each row keeps its own token budget, its own time budget (counted
-from the moment it joins) and its own stops (EOS, the end of the first tool call).
-Results come out as rows finish, so the caller can hand them out while the rest decode.
+from the moment it joins, not counting the time the caller spends between pulls) and its own
+stops (EOS, the end of the first tool call, found in the streamed text as the one-by-one path
+finds it). Results come out as rows finish, so the caller can hand them out while the rest
+decode.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from mlx_lm.models.cache import KVCache
 from pytest_codemode_eval.backends.mlx_shared_prefix import SharedPrefixCache, shared_prefix_caches
 
 PREFILL_STEP = 512  # columns per prefill pass: bounds the attention scores of long suffixes
+CLEAR_CACHE_EVERY = 256  # decode steps between releases of mlx's buffer cache (as mlx-lm does)
 
 
 @dataclass(frozen=True)
@@ -47,23 +50,30 @@ class Decoded:
 class _Active:
     row: Row
     started: float
+    detokenizer: Any  # this row's streaming detokenizer
     tokens: list[int] = field(default_factory=list)
+    text: str = ""  # what the detokenizer has let out so far
     next_token: int = 0
 
 
 @dataclass(frozen=True)
 class Stops:
     eos: frozenset[int]
-    close: tuple[int, ...]  # the tool-call end's ids
+    close: str  # the tool-call end, as text: tokenizers may spell it in several pieces
+    detokenizer: Callable[[], Any]  # a fresh streaming detokenizer
 
     def reason(self, active: _Active, now: float) -> str | None:
-        """Why this row stops after its newest token (checked in mlx-lm's own order)."""
-        tokens = active.tokens
-        if tokens[-1] in self.eos:
+        """Why this row stops after its newest token, checked as `MlxBackend.generate` and
+        mlx-lm's stream_generate do: EOS (not text), the close in the streamed text, the token
+        budget, the time budget."""
+        token = active.tokens[-1]
+        if token in self.eos:
             return "stop"
-        if self.close and tuple(tokens[-len(self.close) :]) == self.close:
+        active.detokenizer.add_token(token)
+        active.text += active.detokenizer.last_segment
+        if self.close and self.close in active.text:
             return "stop"
-        if len(tokens) >= active.row.max_tokens:
+        if len(active.tokens) >= active.row.max_tokens:
             return "length"
         if now - active.started > active.row.time_budget:
             return "timeout"
@@ -84,10 +94,11 @@ def decode(
     waiting = deque(rows)
     active: list[_Active] = []
     caches: list[SharedPrefixCache] | list[KVCache] | None = None
+    steps = 0
     while waiting or active:
         if waiting and len(active) < max_rows:
             joining = [waiting.popleft() for _ in range(min(max_rows - len(active), len(waiting)))]
-            new, new_caches = _prefill(model, prefix, joining, sampler, clock)
+            new, new_caches = _prefill(model, prefix, joining, sampler, stops, clock)
             if caches is None:
                 caches = new_caches
             else:
@@ -97,28 +108,40 @@ def decode(
             active += new
         now = clock()
         going_on: list[int] = []
+        finished: list[Decoded] = []
         for index, item in enumerate(active):
             item.tokens.append(item.next_token)
             reason = stops.reason(item, now)
             if reason is None:
                 going_on.append(index)
             else:
-                yield Decoded(item.row.key, item.tokens, reason, clock() - item.started)
-        if len(going_on) < len(active):
+                finished.append(Decoded(item.row.key, item.tokens, reason, now - item.started))
+        if finished:
             active = [active[i] for i in going_on]
             if not active:
                 caches = None
+            else:
+                assert caches is not None
+                for cache in caches:
+                    assert isinstance(cache, SharedPrefixCache)
+                    cache.keep(going_on)
+                if len(active) == 1 and not waiting:
+                    caches = [c.plain() for c in caches if isinstance(c, SharedPrefixCache)]
+            for decoded in finished:
+                paused = clock()
+                yield decoded
+                resumed = clock()  # the caller's time between pulls is no row's time
+                for item in active:
+                    item.started += resumed - paused
+            if not active:
                 continue
-            assert caches is not None
-            for cache in caches:
-                assert isinstance(cache, SharedPrefixCache)
-                cache.keep(going_on)
-            if len(active) == 1 and not waiting:
-                caches = [cache.plain() for cache in caches if isinstance(cache, SharedPrefixCache)]
         assert caches is not None
         last = mx.array([[item.next_token] for item in active])
         for item, token in zip(active, _sample(model(last, cache=caches), sampler), strict=True):
             item.next_token = token
+        steps += 1
+        if steps % CLEAR_CACHE_EVERY == 0:
+            mx.clear_cache()
 
 
 def _prefill(
@@ -126,6 +149,7 @@ def _prefill(
     prefix: Sequence[KVCache],
     rows: Sequence[Row],
     sampler: Callable[[mx.array], mx.array],
+    stops: Stops,
     clock: Callable[[], float],
 ) -> tuple[list[_Active], list[SharedPrefixCache]]:
     """The joining rows' own tokens, left-padded into one batch, as mlx-lm prefills: all but
@@ -144,7 +168,8 @@ def _prefill(
         mx.eval([(c.keys, c.values) for c in caches])
     first = _sample(model(tokens[:, width - 1 :], cache=caches), sampler)
     return [
-        _Active(row, started, next_token=token) for row, token in zip(rows, first, strict=True)
+        _Active(row, started, stops.detokenizer(), next_token=token)
+        for row, token in zip(rows, first, strict=True)
     ], caches
 
 

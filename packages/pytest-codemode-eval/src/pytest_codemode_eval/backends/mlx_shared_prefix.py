@@ -26,6 +26,10 @@ import mlx.core as mx
 from mlx_lm.models.cache import KVCache, make_prompt_cache
 
 GROWTH = 256  # columns added to a row cache at a time (as mlx-lm's own caches do)
+# mlx-lm model modules read to attend as routed here: rope at `cache.offset`, then
+# `cache.update_and_fetch`, then `scaled_dot_product_attention` over what it returned, with no
+# extra mask or sinks (MLA models, for one, pass position scores as the mask: not routable)
+ROUTABLE_MODULES = frozenset({"qwen3", "qwen3_moe", "qwen2", "qwen2_moe", "llama"})
 _WRAPPED = "_codemode_shared_prefix"
 
 
@@ -184,6 +188,8 @@ def supports_shared_prefix(model: Any, prefix: Sequence[KVCache]) -> bool:
     if any(c.keys is None or c.keys.dtype != mx.float32 for c in prefix):
         return False
     module = importlib.import_module(type(model).__module__)
+    if module.__name__.rsplit(".", 1)[-1] not in ROUTABLE_MODULES:
+        return False
     original = getattr(module, "scaled_dot_product_attention", None)
     if not callable(original):
         return False
@@ -197,7 +203,7 @@ def _routed(original: Callable[..., mx.array]) -> Callable[..., mx.array]:
         queries: mx.array, keys: mx.array, values: mx.array, *args: Any, **kwargs: Any
     ) -> mx.array:
         cache = kwargs.get("cache", args[0] if args else None)
-        if isinstance(cache, SharedPrefixCache):
+        if isinstance(cache, SharedPrefixCache) and kwargs.get("sinks") is None:
             scale = kwargs.get("scale", args[1] if len(args) > 1 else None)
             return cache.attend(queries, keys, values, float(scale))  # type: ignore[arg-type]
         return original(queries, keys, values, *args, **kwargs)

@@ -132,7 +132,11 @@ class OpenAIBackend:
         }
         try:
             for future in as_completed(futures):
-                yield futures[future], future.result()
+                try:
+                    generation = future.result()
+                except Exception as exc:  # one odd answer must not end the others
+                    generation = Generation("", 0.0, "error", error=f"{type(exc).__name__}: {exc}")
+                yield futures[future], generation
         finally:  # closed early: requests not sent yet are dropped, running ones end on budget
             pool.shutdown(wait=False, cancel_futures=True)
 
