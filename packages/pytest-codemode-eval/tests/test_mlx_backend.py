@@ -262,3 +262,7 @@ def test_the_end_of_a_call_spelled_in_pieces_stops_a_row(model_dir: Path) -> Non
     stop_at = reasons.index("stop")
     assert stop_at >= len(pieces) - 1
     assert "</tool_call>" in backend._detokenize(row.tokens[: stop_at + 1])
+
+
+def test_no_requests_no_generations(model_dir: Path) -> None:
+    assert mlx_backend.MlxBackend(str(model_dir), batch_size=4).generate_many([]) == []

@@ -44,10 +44,11 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def _whole_files_per_worker(config: pytest.Config, options: CodemodeOptions) -> None:
-    """Batching looks ahead at the cases a worker will run; xdist's default `--dist load` hands
-    out items in chunks nobody can predict, so a worker would generate cases another worker
-    runs. With batching on, `load` becomes `loadfile`: each case file goes to one worker."""
-    if options.batch_size > 1 and getattr(config.option, "dist", "no") == "load":
+    """Batching looks ahead at the cases a worker will run; xdist's default `--dist load` (and
+    `worksteal`) hand out items in chunks nobody can predict, so a worker would generate cases
+    another worker runs. With batching on they become `loadfile`: each case file goes to one
+    worker."""
+    if options.batch_size > 1 and getattr(config.option, "dist", "no") in ("load", "worksteal"):
         config.option.dist = "loadfile"
 
 

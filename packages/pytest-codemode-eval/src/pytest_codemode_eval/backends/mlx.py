@@ -161,6 +161,8 @@ class MlxBackend:
         quantized activations, an architecture whose attention cannot be routed, no prefix
         cache) mlx-lm's BatchGenerator in fixed batches, with a copy of the prefix per row.
         """
+        if not requests:
+            return
         prompts = [self.prompt_ids(request) for request in requests]
         if self.prefix_cache:
             self.warm_prefix(
