@@ -1,9 +1,12 @@
 """In-process mlx-lm backend: the model is loaded once per process and every case reuses the KV
 cache of the shared prefix (system prompt + tool stubs).
 
-The only plugin module that imports mlx. Budgets are enforced here, between streamed tokens: a
-case that runs out of time becomes a `timeout` generation and the session carries on. Generation
-also stops at the end of the first complete tool call, since nothing after it is scored.
+The plugin's entry to mlx: it chooses the BLAS, then imports mlx and its two helpers, which
+only it imports (so they are split out of it for size, not exposed): `mlx_batch` (continuous
+batching) and `mlx_shared_prefix` (attention over a prefix stored once). Budgets are enforced
+between streamed tokens: a case that runs out of time becomes a `timeout` generation and the
+session carries on. Generation also stops at the end of the first complete tool call, since
+nothing after it is scored.
 """
 
 from __future__ import annotations
