@@ -179,10 +179,11 @@ def test_a_waiting_case_is_timed_from_when_it_joins(model_dir: Path, suite: Suit
 
 
 def test_a_bfloat16_model_batches_with_prefix_copies_and_equals_one_by_one(
-    model_dir: Path, requests: list[GenerationRequest], tmp_path: Path
+    model_dir: Path, suite: Suite, tmp_path: Path
 ) -> None:
     """The split attention is exact only in float32 (in bf16 it changed 16 of 27 greedy
-    outputs of a random tiny model), so a bf16 model batches the way mlx-lm does."""
+    outputs of a random tiny model), so a bf16 model batches through mlx-lm's BatchGenerator
+    with a prefix copy per row, still continuously (rows join as others finish)."""
     import json
     import shutil
 
@@ -199,12 +200,22 @@ def test_a_bfloat16_model_batches_with_prefix_copies_and_equals_one_by_one(
     )
     config = json.loads((half / "config.json").read_text())
     (half / "config.json").write_text(json.dumps({**config, "torch_dtype": "bfloat16"}))
-    backend = mlx_backend.MlxBackend(str(half), batch_size=4)
+    requests = [
+        build_request(case, suite, Budgets(max_tokens=3 + 3 * (i % 8)))
+        for i, case in enumerate(suite.cases[:10])
+    ]
+    backend = mlx_backend.MlxBackend(str(half), batch_size=3)
     one_by_one = [backend.generate(request) for request in requests]
     assert backend._prefix_cache is not None
     assert not supports_shared_prefix(backend.model, backend._prefix_cache)
-    batched = backend.generate_many(requests)
-    assert [g.output for g in batched] == [g.output for g in one_by_one]
+    streamed = list(backend.generate_stream(requests))
+    order = [index for index, _ in streamed]
+    assert order != sorted(order), "rows should finish out of order (continuous batching)"
+    batched = dict(streamed)
+    assert [batched[i].output for i in range(10)] == [g.output for g in one_by_one]
+    assert [batched[i].generated_tokens for i in range(10)] == [
+        g.generated_tokens for g in one_by_one
+    ]
 
 
 def test_time_spent_between_pulls_is_no_rows_time(model_dir: Path, suite: Suite) -> None:

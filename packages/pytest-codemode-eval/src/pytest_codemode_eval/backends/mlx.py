@@ -26,11 +26,17 @@ _BLAS = use_fast_blas()  # must run before mlx is imported
 
 import mlx.core as mx  # noqa: E402
 import mlx_lm  # noqa: E402
-from mlx_lm.generate import BatchGenerator, StopSequences, stream_generate  # noqa: E402
+from mlx_lm.generate import stream_generate  # noqa: E402
 from mlx_lm.models.cache import make_prompt_cache  # noqa: E402
 from mlx_lm.sample_utils import make_sampler  # noqa: E402
 
-from pytest_codemode_eval.backends.mlx_batch import Row, Stops, decode  # noqa: E402
+from pytest_codemode_eval.backends.mlx_batch import (  # noqa: E402
+    Decoded,
+    Row,
+    Stops,
+    decode,
+    decode_copied,
+)
 from pytest_codemode_eval.backends.mlx_shared_prefix import supports_shared_prefix  # noqa: E402
 
 
@@ -160,9 +166,9 @@ class MlxBackend:
         case's clock starts when it joins the batch.
 
         Behind a shared prefix (the suite's system prompt) of a float32 model, the prefix is
-        stored once and attended by all rows (`mlx_shared_prefix`); otherwise (bf16/fp16 or
-        quantized activations, an architecture whose attention cannot be routed, no prefix
-        cache) mlx-lm's BatchGenerator in fixed batches, with a copy of the prefix per row.
+        stored once and attended by all rows (`mlx_shared_prefix`); otherwise (bf16/fp16
+        activations, an architecture whose attention cannot be routed, no prefix cache)
+        mlx-lm's BatchGenerator, each row with its own copy of the prefix cache.
         """
         if not requests:
             return
@@ -177,12 +183,16 @@ class MlxBackend:
             for i, ids in enumerate(prompts)
             if self._prefix_cache is not None and ids[: len(prefix)] == prefix
         ]
+        stops = Stops(
+            frozenset(self.tokenizer.eos_token_ids), TOOL_CALL_CLOSE, self._new_detokenizer
+        )
+        settings = {"max_rows": max(self.batch_size, 1), "sampler": self._sampler(), "stops": stops}
         if not shared or not supports_shared_prefix(self.model, self._prefix_cache or []):
-            size = max(self.batch_size, 1)  # fixed batches: one clock per batch
-            for start in range(0, len(requests), size):
-                chunk = slice(start, start + size)
-                batch = self._generate_copied(requests[chunk], prompts[chunk])
-                yield from enumerate(batch, start)
+            copied = (
+                self._row_with_copy(i, request, prompts[i]) for i, request in enumerate(requests)
+            )
+            for decoded in decode_copied(self.model, copied, **settings):
+                yield decoded.key, self._decoded_generation(decoded, prompts)
             return
         others = sorted(set(range(len(requests))) - set(shared))
         for i in others:  # another suite's prompt in the same batch: one by one
@@ -192,68 +202,20 @@ class MlxBackend:
             Row(i, prompts[i][len(prefix) :], requests[i].max_tokens, requests[i].time_budget)
             for i in shared
         ]
-        stops = Stops(
-            frozenset(self.tokenizer.eos_token_ids), TOOL_CALL_CLOSE, self._new_detokenizer
-        )
-        for decoded in decode(
-            self.model, self._prefix_cache, rows,
-            max_rows=max(self.batch_size, 1), sampler=self._sampler(), stops=stops,
-        ):  # fmt: skip
-            i = decoded.key
-            yield (
-                i,
-                self._batched_generation(
-                    decoded.tokens, decoded.finish, decoded.seconds, len(prompts[i])
-                ),
-            )
+        for decoded in decode(self.model, self._prefix_cache, rows, **settings):
+            yield decoded.key, self._decoded_generation(decoded, prompts)
 
-    def _generate_copied(
-        self, requests: Sequence[GenerationRequest], prompts: Sequence[list[int]]
-    ) -> list[Generation]:
-        """mlx-lm's BatchGenerator, each row from a private copy of the prefix cache."""
-        started = time.perf_counter()
-        caches, rests = zip(*(self.cached_prefix(ids) for ids in prompts), strict=True)
-        eos = set(self.tokenizer.eos_token_ids)
-        stops = StopSequences([[t] for t in eos])
-        generator = BatchGenerator(self.model, sampler=self._sampler())
-        uids = generator.insert(
-            list(rests), [r.max_tokens for r in requests], caches=list(caches),
-            stop_sequences=[stops] * len(requests),
-        )  # fmt: skip
-        by_uid = dict(zip(uids, range(len(requests)), strict=True))
-        tokens: dict[int, list[int]] = {uid: [] for uid in uids}
-        streamed = {uid: (self._new_detokenizer(), [""]) for uid in uids}
-        finished: dict[int, tuple[str, float]] = {}
-        try:
-            while len(finished) < len(uids) and (responses := generator.next_generated()):
-                now = time.perf_counter() - started
-                closed = []
-                for response in responses:
-                    uid, reason = response.uid, response.finish_reason
-                    tokens[uid].append(response.token)
-                    if response.token not in eos:  # the close is found in the text, as one
-                        detokenizer, text = streamed[uid]  # by one (it may be several tokens)
-                        detokenizer.add_token(response.token)
-                        text[0] += detokenizer.last_segment
-                        if TOOL_CALL_CLOSE in text[0]:
-                            closed += [uid] if reason is None else []
-                            reason = "stop"
-                    if reason is not None:
-                        finished[uid] = (reason, now)
-                late = [
-                    u for u in uids if u not in finished and now > requests[by_uid[u]].time_budget
-                ]
-                if closed or late:
-                    generator.remove(closed + late)
-                    finished.update({u: ("timeout", now) for u in late})
-        finally:
-            generator.close()
-        return [
-            self._batched_generation(
-                tokens[uid], *finished.get(uid, ("length", 0.0)), len(prompts[i])
-            )
-            for uid, i in by_uid.items()
-        ]
+    def _row_with_copy(
+        self, index: int, request: GenerationRequest, ids: list[int]
+    ) -> tuple[Row, list[Any]]:
+        """A row with its own cache: a copy of the prefix cache (made when the row joins)."""
+        cache, rest = self.cached_prefix(ids)
+        return Row(index, rest, request.max_tokens, request.time_budget), cache
+
+    def _decoded_generation(self, decoded: Decoded, prompts: Sequence[list[int]]) -> Generation:
+        return self._batched_generation(
+            decoded.tokens, decoded.finish, decoded.seconds, len(prompts[decoded.key])
+        )
 
     def _batched_generation(
         self, ids: list[int], finish: str, seconds: float, prompt_tokens: int

@@ -11,6 +11,7 @@ decode.
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -18,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import mlx.core as mx
+from mlx_lm.generate import BatchGenerator, StopSequences
 from mlx_lm.models.cache import KVCache
 
 from pytest_codemode_eval.backends.mlx_shared_prefix import SharedPrefixCache, shared_prefix_caches
@@ -142,6 +144,82 @@ def decode(
         steps += 1
         if steps % CLEAR_CACHE_EVERY == 0:
             mx.clear_cache()
+
+
+def decode_copied(
+    model: Any,
+    rows: Iterable[tuple[Row, list[Any]]],
+    *,
+    max_rows: int,
+    sampler: Callable[[mx.array], mx.array],
+    stops: Stops,
+    clock: Callable[[], float] = time.perf_counter,
+) -> Iterator[Decoded]:
+    """The same contract as `decode`, through mlx-lm's BatchGenerator with each row's own cache
+    (a copy of the prefix cache, or a fresh one), for models the split attention does not serve
+    (bf16/fp16, other architectures). Rows are inserted only as slots free up, so each row's
+    clock starts when it joins (and its cache copy is made only then)."""
+    pending, more = iter(rows), True
+    generator = BatchGenerator(model, sampler=sampler, completion_batch_size=max_rows)
+    eos = StopSequences([[token] for token in stops.eos])
+    active: dict[int, _Active] = {}
+    try:
+        while more or active:
+            if more and len(active) < max_rows:
+                room = max_rows - len(active)
+                joining = list(itertools.islice(pending, room))
+                more = len(joining) == room
+                if joining:
+                    _insert(generator, joining, eos, active, stops, clock())
+            if not active:
+                continue
+            responses = generator.next_generated()
+            now = clock()
+            finished: dict[int, str] = {}
+            still_running: list[int] = []  # rows we stop that the generator would continue
+            for response in responses:
+                item = active[response.uid]
+                item.tokens.append(response.token)
+                reason = stops.reason(item, now)
+                if reason is not None:
+                    finished[response.uid] = reason
+                    if response.finish_reason is None:
+                        still_running.append(response.uid)
+            for uid, item in active.items():  # rows without a token this step (still prefilling)
+                if uid not in finished and now - item.started > item.row.time_budget:
+                    finished[uid] = "timeout"
+                    still_running.append(uid)
+            if still_running:
+                generator.remove(still_running)
+            for uid, reason in finished.items():
+                item = active.pop(uid)
+                paused = clock()
+                yield Decoded(item.row.key, item.tokens, reason, now - item.started)
+                resumed = clock()  # the caller's time between pulls is no row's time
+                for other in active.values():
+                    other.started += resumed - paused
+            if not responses and not finished and not more and active:
+                raise RuntimeError("BatchGenerator stopped with rows unfinished")
+    finally:
+        generator.close()
+
+
+def _insert(
+    generator: BatchGenerator,
+    joining: list[tuple[Row, list[Any]]],
+    eos: StopSequences,
+    active: dict[int, _Active],
+    stops: Stops,
+    started: float,
+) -> None:
+    uids = generator.insert(
+        [list(row.tokens) for row, _ in joining],
+        [row.max_tokens for row, _ in joining],
+        caches=[cache for _, cache in joining],
+        stop_sequences=[eos] * len(joining),
+    )
+    for uid, (row, _) in zip(uids, joining, strict=True):
+        active[uid] = _Active(row, started, stops.detokenizer())
 
 
 def _prefill(
