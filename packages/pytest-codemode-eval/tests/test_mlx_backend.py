@@ -277,3 +277,59 @@ def test_the_end_of_a_call_spelled_in_pieces_stops_a_row(model_dir: Path) -> Non
 
 def test_no_requests_no_generations(model_dir: Path) -> None:
     assert mlx_backend.MlxBackend(str(model_dir), batch_size=4).generate_many([]) == []
+
+
+def test_copied_rows_finishing_together_are_timed_before_any_pause(
+    model_dir: Path, suite: Suite
+) -> None:
+    """Three rows end on the same step; the caller pauses 1,000 s (fake clock) after each pull.
+    The rows already finished keep their own seconds (none goes negative)."""
+    from pytest_codemode_eval.backends.mlx_batch import Row, Stops, decode_copied
+
+    backend = mlx_backend.MlxBackend(str(model_dir))
+    requests = [build_request(case, suite, Budgets(max_tokens=3)) for case in suite.cases[:3]]
+    now = [0.0]
+
+    def clock() -> float:
+        now[0] += 1.0
+        return now[0]
+
+    rows = []
+    for i, request in enumerate(requests):
+        cache, rest = backend.cached_prefix(backend.prompt_ids(request))
+        rows.append((Row(i, rest, 3, 1e9), cache))
+    seconds = []
+    for decoded in decode_copied(
+        backend.model, rows, max_rows=3, sampler=lambda logprobs: logprobs.argmax(axis=-1),
+        stops=Stops(frozenset(), "", backend._new_detokenizer), clock=clock,
+    ):  # fmt: skip
+        seconds.append(decoded.seconds)
+        now[0] += 1000.0
+    assert len(seconds) == 3
+    assert all(0 < s < 100 for s in seconds)
+
+
+def test_a_copied_row_joining_late_gets_a_token_before_its_time_is_checked(
+    model_dir: Path, suite: Suite
+) -> None:
+    """As one by one: a row over its time budget still ends with one token, not none."""
+    from pytest_codemode_eval.backends.mlx_batch import Row, Stops, decode_copied
+
+    backend = mlx_backend.MlxBackend(str(model_dir), prefix_cache=False)
+    requests = [build_request(case, suite, Budgets(max_tokens=12)) for case in suite.cases[:3]]
+    budgets = [(2, 1e9), (12, 1e9), (12, 1e-6)]  # row 2 joins when row 0 leaves
+    rows = []
+    for i, (request, (tokens, budget)) in enumerate(zip(requests, budgets, strict=True)):
+        cache, rest = backend.cached_prefix(backend.prompt_ids(request))
+        rows.append((Row(i, rest, tokens, budget), cache))
+    done = {
+        d.key: d
+        for d in decode_copied(
+            backend.model,
+            rows,
+            max_rows=2,
+            sampler=lambda logprobs: logprobs.argmax(axis=-1),
+            stops=Stops(frozenset(), "", backend._new_detokenizer),
+        )
+    }
+    assert (done[2].finish, len(done[2].tokens)) == ("timeout", 1)

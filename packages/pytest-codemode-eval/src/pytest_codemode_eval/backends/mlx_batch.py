@@ -158,9 +158,12 @@ def decode_copied(
     """The same contract as `decode`, through mlx-lm's BatchGenerator with each row's own cache
     (a copy of the prefix cache, or a fresh one), for models the split attention does not serve
     (bf16/fp16, other architectures). Rows are inserted only as slots free up, so each row's
-    clock starts when it joins (and its cache copy is made only then)."""
+    clock starts when it joins (and its cache copy is made only then); as in `decode`, time is
+    checked only after a row's token, so every row gets at least one."""
     pending, more = iter(rows), True
-    generator = BatchGenerator(model, sampler=sampler, completion_batch_size=max_rows)
+    generator = BatchGenerator(
+        model, sampler=sampler, completion_batch_size=max_rows, prefill_batch_size=max_rows
+    )
     eos = StopSequences([[token] for token in stops.eos])
     active: dict[int, _Active] = {}
     try:
@@ -185,16 +188,17 @@ def decode_copied(
                     finished[response.uid] = reason
                     if response.finish_reason is None:
                         still_running.append(response.uid)
-            for uid, item in active.items():  # rows without a token this step (still prefilling)
-                if uid not in finished and now - item.started > item.row.time_budget:
-                    finished[uid] = "timeout"
-                    still_running.append(uid)
             if still_running:
                 generator.remove(still_running)
-            for uid, reason in finished.items():
-                item = active.pop(uid)
+            done = [  # all built before the first yield: pauses shift only rows going on
+                Decoded(active[uid].row.key, active[uid].tokens, reason, now - active[uid].started)
+                for uid, reason in finished.items()
+            ]
+            for uid in finished:
+                del active[uid]
+            for decoded in done:
                 paused = clock()
-                yield Decoded(item.row.key, item.tokens, reason, now - item.started)
+                yield decoded
                 resumed = clock()  # the caller's time between pulls is no row's time
                 for other in active.values():
                     other.started += resumed - paused
