@@ -213,24 +213,17 @@ class MlxBackend:
         return Row(index, rest, request.max_tokens, request.time_budget), cache
 
     def _decoded_generation(self, decoded: Decoded, prompts: Sequence[list[int]]) -> Generation:
-        return self._batched_generation(
-            decoded.tokens, decoded.finish, decoded.seconds, len(prompts[decoded.key])
-        )
-
-    def _batched_generation(
-        self, ids: list[int], finish: str, seconds: float, prompt_tokens: int
-    ) -> Generation:
-        text_ids = (
-            ids[:-1]
-            if finish == "stop" and ids and ids[-1] in self.tokenizer.eos_token_ids
-            else ids
-        )
-        text = self._detokenize(text_ids)  # EOS is not text; a closing </tool_call> is kept
+        """A finished row as a Generation: text as the one-by-one path writes it (EOS is not
+        text; a closing </tool_call> is kept and nothing after it)."""
+        ids = decoded.tokens
+        eos = self.tokenizer.eos_token_ids
+        text = self._detokenize(ids[:-1] if decoded.finish == "stop" and ids[-1] in eos else ids)
         if TOOL_CALL_CLOSE in text:
             text = text[: text.index(TOOL_CALL_CLOSE) + len(TOOL_CALL_CLOSE)]
         return Generation(
-            text, seconds, as_finish(finish), prompt_tokens=prompt_tokens, generated_tokens=len(ids)
-        )
+            text, decoded.seconds, as_finish(decoded.finish),
+            prompt_tokens=len(prompts[decoded.key]), generated_tokens=len(ids),
+        )  # fmt: skip
 
     def _new_detokenizer(self) -> Any:
         return self.tokenizer.detokenizer  # a fresh copy per call
