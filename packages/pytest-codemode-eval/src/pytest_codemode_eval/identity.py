@@ -7,7 +7,8 @@ Hashing a multi-GB model costs seconds to minutes in every process (each xdist w
 run. So the hash of a large folder is remembered in a small JSON file (`$CODEMODE_CACHE_DIR`,
 else `$XDG_CACHE_HOME/codemode-eval`, else `~/.cache/codemode-eval`) together with each file's
 name, size, mtime and inode, and reused while none of those changed (what make, rsync and git's
-index trust); the identity then says when the files were hashed.
+index trust); the identity of such a folder says so (`fingerprint_method`), whether this run
+hashed it or reused the remembered hash, so every xdist worker describes it the same way.
 """
 
 from __future__ import annotations

@@ -48,7 +48,6 @@ class SharedPrefixCache:
         self.used = 0  # filled columns of keys/values
         self.left_padding = mx.zeros((rows,), dtype=mx.int32)
         self.offset = mx.full((rows,), prefix_keys.shape[2], dtype=mx.int32)
-        self._queries = 0  # columns added by the current forward pass
 
     @property
     def rows(self) -> int:
@@ -79,7 +78,6 @@ class SharedPrefixCache:
         self.values[..., self.used : self.used + n, :] = values
         self.used += n
         self.offset = self.offset + n
-        self._queries = n
         return self.keys[..., : self.used, :], self.values[..., : self.used, :]
 
     def attend(self, queries: mx.array, keys: mx.array, values: mx.array, scale: float) -> mx.array:
