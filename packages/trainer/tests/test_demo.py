@@ -36,12 +36,16 @@ def test_demo_refuses_a_folder_in_use(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_short_demo_writes_everything_into_one_folder(tmp_path: Path) -> None:
+def test_short_demo_writes_everything_into_one_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With a relative run folder, as `nox -s demo` passes one (`runs/demo-<time>`)."""
     config = dataclasses.replace(
         DEMO_TRAINING, iters=4, steps_per_eval=2, save_every=2, val_batches=1
     )
     out = io.StringIO()
-    result = run_demo(tmp_path / "demo", SUITE, n_examples=120, config=config, out=out)
+    monkeypatch.chdir(tmp_path)
+    result = run_demo(Path("demo"), SUITE, n_examples=120, config=config, out=out)
     demo = DemoDir(tmp_path / "demo")
     for path in (
         demo.base / "config.json",

@@ -183,7 +183,11 @@ def minimal_suite(source: Path, dest: Path) -> Path:
 
 
 def evaluate(model: Path, suite_path: Path, out_dir: Path, out: TextIO, *, quiet: bool) -> float:
-    """`pytest SUITE --codemode-backend=mlx` in a subprocess, as a user would run it."""
+    """`pytest SUITE --codemode-backend=mlx` in a subprocess, as a user would run it.
+
+    It runs from the suite's parent folder, so every path is made absolute first (a relative
+    `--run runs/x` is what `nox -s demo` passes)."""
+    model, suite_path, out_dir = model.absolute(), suite_path.absolute(), out_dir.absolute()
     out_dir.mkdir(parents=True, exist_ok=True)
     results = out_dir / "results.json"
     command = [
@@ -196,7 +200,8 @@ def evaluate(model: Path, suite_path: Path, out_dir: Path, out: TextIO, *, quiet
         command, cwd=suite_path.parent.parent, capture_output=quiet, text=True, check=False
     )
     if not results.is_file():
-        detail = (done.stdout or "")[-2000:] if quiet else ""
+        detail = ((done.stdout or "") + (done.stderr or ""))[-2000:].strip() if quiet else ""
+        detail = f": {detail}" if detail else ""
         status = done.returncode
         raise PipelineError(f"evaluation of {model} wrote no results (exit {status}){detail}")
     document: dict[str, Any] = json.loads(results.read_text(encoding="utf-8"))
