@@ -366,15 +366,16 @@ def test_terminal_summary_shows_the_category_table(mini: pytest.Pytester) -> Non
         [
             "*= codemode eval =*",
             "backend replay * suite * renderer *",
-            "Category*Baseline*Target*Actual*Pass?",
-            "text * >=100.0%*100.0%*PASS*",
-            "git * >=50.0%*50.0%*PASS*",
-            "cst * >=90.0%*0.0%*FAIL*",
-            "lsp * >=80.0%*100.0%*PASS*",
-            "overall * >=50.0%*62.5%*PASS*",
+            "Category*n*Baseline*Target*Actual [95% CI]*Point*Decision",
+            "text * 1 * >=100.0%*100.0% [20.7–100.0]*PASS*inconclusive",
+            "git * >=50.0%*50.0% [5.5–94.5]*PASS*inconclusive",
+            "cst * >=90.0%*0.0% [0.0–79.3]*FAIL*fail",
+            "lsp * >=80.0%*100.0% [20.7–100.0]*PASS*inconclusive (~16 cases)",
+            "overall * 4 * >=50.0%*62.5% [21.9–90.8]*PASS*inconclusive (~62 cases)",
             "text-01 * 1.00 * code_mode*",
             "git-01 * 0.50 * direct_call*",
-            "Result: ❌ FAIL — 62.5% (target ≥50.0%)",
+            "Result: ❌ FAIL — 62.5 % [21.9–90.8] (target ≥50.0%); 95 % interval decision: "
+            "inconclusive",
         ]
     )
 

@@ -269,13 +269,31 @@ def test_json_round_trips_every_case_result() -> None:
     restored = [CaseResult.from_dict(case) for case in document["cases"]]
     assert restored == [HAND_MADE[i] for i in range(len(HAND_MADE))]
     assert document["missing"] == ["misc-5"]
-    assert document["gate"] == {
-        "passed": False,
-        "misses": [
-            {"category": "arguments", "actual": 0.25, "target": 0.3},
-            {"category": "overall", "actual": 0.3, "target": 0.5},
-        ],
-    }
+    assert document["gate"]["passed"] is False
+    assert document["gate"]["misses"] == [
+        {"category": "arguments", "actual": 0.25, "target": 0.3},
+        {"category": "overall", "actual": 0.3, "target": 0.5},
+    ]
+    # Every targeted row is inconclusive: 3-4 cases cannot decide; a missing case fails the gate.
+    interval = document["gate"]["interval"]
+    assert interval["exit_status"] == 1
+    assert [(m["category"], m["decision"]) for m in interval["not_pass"]] == [
+        ("chains", "inconclusive"),
+        ("arguments", "inconclusive"),
+        ("overall", "inconclusive"),
+    ]
+
+
+def test_results_json_carries_intervals_and_decisions() -> None:
+    document = json.loads(render_json(hand_made_summary()))
+    overall = document["overall"]
+    assert overall["ci95"] == pytest.approx([0.1078, 0.6032], abs=1e-4)  # Wilson 3/10
+    assert overall["decision"] == "inconclusive"
+    chains = document["categories"][0]
+    assert chains["name"] == "chains"
+    assert chains["pass"] is True  # the point rule: 58.3 % meets 58.3 %
+    assert chains["supported"] is False  # ... which 3 cases cannot back
+    assert chains["cases_needed"] > 1000  # barely above the target: thousands of cases
 
 
 def test_renderings_carry_no_date() -> None:

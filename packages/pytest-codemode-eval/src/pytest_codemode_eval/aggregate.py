@@ -1,17 +1,27 @@
 """Aggregate case results into per-category and overall scores, computed once for every report.
 
 Category score = mean of its cases' scores; overall = mean over all cases (not over categories),
-as in the reference reports. Results are ordered by the suite, never by arrival, so a run under
+as in the reference reports. With repeats a case's score is the mean of its samples, and the
+distinct case (not the sample) is the unit of every interval. Results are ordered by the suite, never by arrival, so a run under
 xdist summarises exactly like a serial one.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
 from pytest_codemode_eval.score import Verdict
+from pytest_codemode_eval.stats import (
+    Decision,
+    cases_needed,
+    decide,
+    pass_at_k,
+    pass_hat_k,
+    wilson_interval,
+)
 from pytest_codemode_eval.targets import OVERALL, Targets
 
 # A target is met when the rounded percentage shown in the report meets it; this keeps the gate
@@ -38,6 +48,7 @@ class CaseResult:
     think: str | None = None
     error: str | None = None
     server_tool_calls: tuple[Mapping[str, Any], ...] = ()  # OpenAI calls a server parsed itself
+    repeat: int = 0  # which of --codemode-repeats this sample is (0-based)
 
     @property
     def tokens_per_second(self) -> float | None:
@@ -63,45 +74,129 @@ class CaseResult:
             "think": self.think,
             "error": self.error,
             "server_tool_calls": [dict(call) for call in self.server_tool_calls],
+            "repeat": self.repeat,
         }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> CaseResult:
-        fields = dict(data)
-        fields.pop("tokens_per_second", None)
+        known = {f.name for f in dataclasses.fields(cls)}
+        fields = {key: value for key, value in data.items() if key in known}
         fields["verdict"] = Verdict(fields["verdict"])
         fields["tools_called"] = tuple(fields.get("tools_called", ()))
         fields["server_tool_calls"] = tuple(fields.get("server_tool_calls", ()))
         return cls(**fields)
 
 
+# Verdicts whose output held a call that parsed (right or wrong): the "format adherence" share.
+PARSEABLE_CALL_VERDICTS = frozenset(
+    {
+        "code_mode",
+        "direct_call",
+        "partial_chain",
+        "bad_arguments",
+        "wrong_tool",
+        "unneeded_call",
+        "unrequested_change",
+        "runtime_error",
+    }
+)
+
+
+@dataclass(frozen=True)
+class CaseStats:
+    """One distinct case over its repeats: the unit every interval counts (never the samples)."""
+
+    id: str
+    category: str
+    prompt: str
+    samples: tuple[CaseResult, ...]
+
+    @property
+    def repeats(self) -> int:
+        return len(self.samples)
+
+    @property
+    def score(self) -> float:
+        return sum(s.score for s in self.samples) / len(self.samples)
+
+    @property
+    def full_credit(self) -> int:
+        return sum(1 for s in self.samples if s.score >= 1.0)
+
+    def pass_hat(self, k: int) -> float:
+        return pass_hat_k(self.full_credit, self.repeats, k)
+
+    def pass_at(self, k: int) -> float:
+        return pass_at_k(self.full_credit, self.repeats, k)
+
+    def to_dict(self) -> dict[str, Any]:
+        ks = range(1, self.repeats + 1)
+        return {
+            "id": self.id,
+            "category": self.category,
+            "repeats": self.repeats,
+            "score": self.score,
+            "full_credit": self.full_credit,
+            "pass_hat_k": {str(k): self.pass_hat(k) for k in ks},
+            "pass_at_k": {str(k): self.pass_at(k) for k in ks},
+            "verdicts": [str(s.verdict) for s in self.samples],
+        }
+
+
 @dataclass(frozen=True)
 class CategorySummary:
+    """A category (or overall): mean over distinct cases, its Wilson interval and decision."""
+
     name: str
-    n: int
+    n: int  # distinct cases
     score: float
     target: float | None
     baseline: float | None
+    ci95: tuple[float, float] = (0.0, 1.0)
+    samples: int = 0
+    pass_hat_k: float | None = None  # mean over cases of pass^K, with K repeats (K > 1)
+    format_adherence: float | None = None  # share of samples holding a parseable call
 
     @property
     def passed(self) -> bool | None:
+        """The point rule the users registered their targets under (`--codemode-gate`)."""
         if self.target is None:
             return None
         return meets(self.score, self.target)
+
+    @property
+    def decision(self) -> Decision | None:
+        return None if self.target is None else decide(self.ci95, self.target)
+
+    @property
+    def cases_needed(self) -> int | None:
+        return None if self.target is None else cases_needed(self.score, self.target)
+
+    @property
+    def supported(self) -> bool:
+        """Whether the interval backs the point pass or fail (False: the data cannot decide)."""
+        if self.passed is None:
+            return True
+        return self.decision == ("pass" if self.passed else "fail")
 
 
 @dataclass(frozen=True)
 class Summary:
     categories: tuple[CategorySummary, ...]
     overall: CategorySummary
-    cases: tuple[CaseResult, ...]
+    cases: tuple[CaseResult, ...]  # every sample, in suite order then repeat order
     missing: tuple[str, ...] = ()  # cases of the suite that produced no result
     identity: Mapping[str, Any] = field(default_factory=dict)
     baseline_name: str | None = None
+    case_stats: tuple[CaseStats, ...] = ()
 
     @property
     def rows(self) -> tuple[CategorySummary, ...]:
         return (*self.categories, self.overall)
+
+    @property
+    def repeats(self) -> int:
+        return max((c.repeats for c in self.case_stats), default=1)
 
     def distribution(self) -> dict[float, int]:
         counts: dict[float, int] = {}
@@ -127,16 +222,17 @@ def summarize(
     case_order: Sequence[str] = (),
     identity: Mapping[str, Any] | None = None,
 ) -> Summary:
-    """Per-category and overall means; categories without results are left out."""
+    """Per-category and overall means over distinct cases; categories without results left out."""
     position = {case_id: i for i, case_id in enumerate(case_order)}
-    ordered = sorted(results, key=lambda r: (position.get(r.id, len(position)), r.id))
+    ordered = sorted(results, key=lambda r: (position.get(r.id, len(position)), r.id, r.repeat))
+    stats = _case_stats(ordered)
     baseline = targets.baseline.scores if targets.baseline else {}
     rows = []
     for category in categories:
-        scores = [r.score for r in ordered if r.category == category]
-        if scores:
-            rows.append(_row(category, scores, targets.targets, baseline))
-    overall = _row(OVERALL, [r.score for r in ordered], targets.targets, baseline)
+        members = [c for c in stats if c.category == category]
+        if members:
+            rows.append(_row(category, members, targets.targets, baseline))
+    overall = _row(OVERALL, stats, targets.targets, baseline)
     seen = {r.id for r in ordered}
     return Summary(
         categories=tuple(rows),
@@ -145,11 +241,39 @@ def summarize(
         missing=tuple(case_id for case_id in case_order if case_id not in seen),
         identity=dict(identity or {}),
         baseline_name=targets.baseline.name if targets.baseline else None,
+        case_stats=stats,
+    )
+
+
+def _case_stats(ordered: Sequence[CaseResult]) -> tuple[CaseStats, ...]:
+    grouped: dict[str, list[CaseResult]] = {}
+    for result in ordered:
+        grouped.setdefault(result.id, []).append(result)
+    return tuple(
+        CaseStats(samples[0].id, samples[0].category, samples[0].prompt, tuple(samples))
+        for samples in grouped.values()
     )
 
 
 def _row(
-    name: str, scores: list[float], targets: Mapping[str, float], baseline: Mapping[str, float]
+    name: str,
+    stats: Sequence[CaseStats],
+    targets: Mapping[str, float],
+    baseline: Mapping[str, float],
 ) -> CategorySummary:
-    mean = sum(scores) / len(scores) if scores else 0.0
-    return CategorySummary(name, len(scores), mean, targets.get(name), baseline.get(name))
+    n = len(stats)
+    mean = sum(c.score for c in stats) / n if n else 0.0
+    samples = [s for c in stats for s in c.samples]
+    repeats = min((c.repeats for c in stats), default=1)
+    parseable = sum(1 for s in samples if str(s.verdict) in PARSEABLE_CALL_VERDICTS)
+    return CategorySummary(
+        name,
+        n,
+        mean,
+        targets.get(name),
+        baseline.get(name),
+        ci95=wilson_interval(mean * n, n),
+        samples=len(samples),
+        pass_hat_k=sum(c.pass_hat(repeats) for c in stats) / n if n and repeats > 1 else None,
+        format_adherence=parseable / len(samples) if samples else None,
+    )

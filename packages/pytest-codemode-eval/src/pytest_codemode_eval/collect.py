@@ -115,7 +115,7 @@ class CaseItem(pytest.Item):
             ("category", self.case.category),
         ):
             self.user_properties.append((name, value))
-        if not runner.options.gate and self.result.score < 1.0:
+        if not runner.options.gating and self.result.score < 1.0:
             raise CaseBelowFullCredit(self.result)
 
     def upcoming(self) -> list[Case]:

@@ -15,6 +15,7 @@ import pytest
 
 OPTIONS_KEY = pytest.StashKey["CodemodeOptions"]()
 BACKENDS = ("replay", "mlx", "openai")
+GATE_MODES = ("point", "interval")
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,28 @@ OPTIONS = (
     Option("codemode_report", "write the markdown report to this file", "path"),
     Option("codemode_results", "write all results as JSON to this file", "path"),
     Option("codemode_gate", "exit status from the targets alone: 0 all met, 1 any missed", "bool"),
+    Option(
+        "codemode_gate_mode",
+        "point: the registered point targets (with --codemode-gate); interval: 0 when every "
+        "95% interval clears its target, 1 when any falls below, 6 when some are inconclusive "
+        "(gates on its own)",
+        choices=GATE_MODES,
+    ),
+    Option(
+        "codemode_baseline",
+        "results JSON of an earlier run: compare case by case (flips, paired interval, McNemar)",
+        "path",
+    ),
+    Option(
+        "codemode_fail_on_regression",
+        "exit status 1 when the comparison with --codemode-baseline says overall: worse",
+        "bool",
+    ),
+    Option(
+        "codemode_repeats",
+        "generate every case K times (seeds derived from --codemode-seed); pass^k per case",
+        "int",
+    ),
     Option("codemode_time_budget", "seconds per case, overrides the suite (default 13.5)", "float"),
     Option("codemode_max_tokens", "generated tokens per case, overrides the suite", "int"),
     Option("codemode_model", "model directory or hub id for --codemode-backend=mlx", "string"),
@@ -73,6 +96,10 @@ class CodemodeOptions:
     report: Path | None = None
     results: Path | None = None
     gate: bool = False
+    gate_mode: str = "point"
+    baseline: Path | None = None
+    fail_on_regression: bool = False
+    repeats: int = 1
     time_budget: float | None = None
     max_tokens: int | None = None
     model: str | None = None
@@ -83,6 +110,11 @@ class CodemodeOptions:
     base_url: str | None = None
     api_model: str | None = None
     api_key: str | None = None
+
+    @property
+    def gating(self) -> bool:
+        """Whether the targets decide the exit status: `--codemode-gate` or the interval mode."""
+        return self.gate or self.gate_mode == "interval"
 
 
 def add_options(parser: pytest.Parser) -> None:
@@ -117,8 +149,9 @@ def resolve_options(config: pytest.Config) -> CodemodeOptions:
         values[option.name.removeprefix("codemode_")] = _convert(option, raw, source, base)
     if "temperature" in values and values["temperature"] < 0:
         raise pytest.UsageError("--codemode-temperature must be >= 0")
-    if "batch_size" in values and values["batch_size"] < 1:
-        raise pytest.UsageError("--codemode-batch-size must be >= 1")
+    for name in ("batch_size", "repeats"):
+        if name in values and values[name] < 1:
+            raise pytest.UsageError(f"--codemode-{name.replace('_', '-')} must be >= 1")
     options = CodemodeOptions(**values)
     _check_combination(options)
     return options
@@ -179,6 +212,10 @@ def _check_combination(options: CodemodeOptions) -> None:
         )
     if options.targets is not None and not options.targets.is_file():
         raise pytest.UsageError(f"targets file not found: {options.targets}")
+    if options.fail_on_regression and options.baseline is None:
+        raise pytest.UsageError(
+            "--codemode-fail-on-regression needs --codemode-baseline RESULTS.json to compare with"
+        )
 
 
 def _check_replay(path: Path) -> None:

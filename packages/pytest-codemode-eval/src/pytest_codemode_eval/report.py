@@ -10,11 +10,11 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from pytest_codemode_eval.aggregate import CategorySummary, Summary
-from pytest_codemode_eval.gate import gate_misses
+from pytest_codemode_eval.aggregate import CaseStats, CategorySummary, Summary
+from pytest_codemode_eval.gate import gate_exit_status, gate_misses, interval_misses
 
 QUERY_WIDTH = 48
-RESULTS_SCHEMA_VERSION = 1
+RESULTS_SCHEMA_VERSION = 2
 
 
 def percent(value: float | None) -> str:
@@ -26,8 +26,19 @@ def truncate(text: str, width: int = QUERY_WIDTH) -> str:
     return flat if len(flat) <= width else flat[: width - 1].rstrip() + "…"
 
 
+def percent_interval(row: CategorySummary, space: str = " ") -> str:
+    """`33.3 % [6.1–79.2]`: the score with its 95 % Wilson interval, in percent."""
+    low, high = row.ci95
+    return f"{row.score * 100:.1f}{space}% [{low * 100:.1f}–{high * 100:.1f}]"
+
+
+UNSUPPORTED = "⚠️"
+
+
 def pass_mark(row: CategorySummary) -> str:
-    return {True: "✅", False: "❌", None: "—"}[row.passed]
+    """The point verdict, flagged when its interval does not back it."""
+    mark = {True: "✅", False: "❌", None: "—"}[row.passed]
+    return mark if row.supported else f"{mark}{UNSUPPORTED}"
 
 
 def headline(summary: Summary) -> str:
@@ -36,7 +47,9 @@ def headline(summary: Summary) -> str:
     if overall.target is None:
         return f"{percent(overall.score)} overall over {overall.n} cases"
     state = "✅ PASS" if not gate_misses(summary) and not summary.missing else "❌ FAIL"
-    return f"{state} — {percent(overall.score)}{target}"
+    return (
+        f"{state} — {percent_interval(overall)}{target}; 95 % interval decision: {overall.decision}"
+    )
 
 
 def warnings(summary: Summary) -> list[str]:
@@ -54,6 +67,7 @@ def render_markdown(summary: Summary, extra_sections: Sequence[str] = ()) -> str
     parts += [f"> ⚠️ **WARNING:** {warning}" for warning in warnings(summary)]
     parts += [
         render_category_table(summary),
+        render_decision_table(summary),
         render_case_table(summary),
         render_distribution(summary),
     ]
@@ -96,14 +110,61 @@ def render_category_table(summary: Summary) -> str:
     for row in summary.categories:
         lines.append(
             f"| {row.name} | {percent(row.baseline)} | {_target(row)} | "
-            f"{percent(row.score)} | {pass_mark(row)} |"
+            f"{percent_interval(row)} | {pass_mark(row)} |"
         )
     o = summary.overall
     lines.append(
         f"| **Overall** | **{percent(o.baseline)}** | **{_target(o)}** | "
-        f"**{percent(o.score)}** | {pass_mark(o)} |"
+        f"**{percent_interval(o)}** | {pass_mark(o)} |"
     )
+    lines += [
+        "",
+        "Actual: mean score with its 95 % Wilson interval over the distinct cases.",
+    ]
+    if not all(row.supported for row in summary.rows):
+        lines[-1] += (
+            f" {UNSUPPORTED} the interval straddles the target: the data cannot support this "
+            "point pass or fail (inconclusive)."
+        )
     return "\n".join(lines)
+
+
+def render_decision_table(summary: Summary) -> str:
+    """What the data can decide: the three-way decision and the cases a decision would take."""
+    repeats = summary.repeats
+    head = "| Category | n | Actual [95 % CI] | Target | Decision | Cases needed | Format |"
+    rule = "|----------|---|------------------|--------|----------|--------------|--------|"
+    if repeats > 1:
+        head += f" pass^{repeats} |"
+        rule += "------|"
+    lines = ["## What the data can decide", "", head, rule]
+    for row in summary.rows:
+        cells = [
+            row.name if row is not summary.overall else "**Overall**",
+            str(row.n),
+            percent_interval(row),
+            _target(row),
+            row.decision or "—",
+            _cases_needed(row),
+            percent(row.format_adherence),
+        ]
+        if repeats > 1:
+            cells.append(percent(row.pass_hat_k))
+        lines.append("| " + " | ".join(cells) + " |")
+    lines += [
+        "",
+        "Decision: pass when the whole interval is at or above the target, fail when all of it is "
+        "below, inconclusive otherwise. Cases needed: how many cases at the observed score would "
+        "lift the lower bound to the target (— when the score does not exceed it). Format: share "
+        "of outputs holding a parseable call.",
+    ]
+    return "\n".join(lines)
+
+
+def _cases_needed(row: CategorySummary) -> str:
+    if row.target is None or row.cases_needed is None:
+        return "—"
+    return str(row.cases_needed)
 
 
 def _target(row: CategorySummary) -> str:
@@ -117,11 +178,28 @@ def render_case_table(summary: Summary) -> str:
         "| Prompt ID | Query (truncated) | Score | Time | Notes |",
         "|-----------|-------------------|-------|------|-------|",
     ]
+    if summary.repeats > 1:
+        return "\n".join(lines + [_repeated_case_row(stats) for stats in summary.case_stats])
     for case in summary.cases:
         note = _cell(case.note)
         query = _cell(truncate(case.prompt))
         lines.append(f"| {case.id} | {query} | {case.score:.2f} | {case.seconds:.1f}s | {note} |")
     return "\n".join(lines)
+
+
+def _repeated_case_row(stats: CaseStats) -> str:
+    """A case over its repeats: mean score and time, full-credit count, pass^k, verdicts."""
+    k = stats.repeats
+    seconds = sum(s.seconds for s in stats.samples) / k
+    verdicts: dict[str, int] = {}
+    for sample in stats.samples:
+        verdicts[str(sample.verdict)] = verdicts.get(str(sample.verdict), 0) + 1
+    mix = ", ".join(f"{name} ×{n}" for name, n in verdicts.items())
+    note = f"{stats.full_credit}/{k} full credit, pass^{k} {stats.pass_hat(k):.2f}; {mix}"
+    if len(verdicts) == 1:
+        note += f" — {stats.samples[0].note}"
+    query = _cell(truncate(stats.prompt))
+    return f"| {stats.id} | {query} | {stats.score:.2f} | {seconds:.1f}s | {_cell(note)} |"
 
 
 def _cell(text: str) -> str:
@@ -170,12 +248,25 @@ def _distribution_label(summary: Summary, value: float) -> str:
 
 def render_terminal(summary: Summary) -> str:
     """A compact plain-text version for the pytest terminal summary."""
-    rows = [("Category", "Baseline", "Target", "Actual", "Pass?")]
+    rows = [("Category", "n", "Baseline", "Target", "Actual [95% CI]", "Point", "Decision")]
     for row in summary.rows:
         mark = {True: "PASS", False: "FAIL", None: "-"}[row.passed]
         target = "-" if row.target is None else f">={percent(row.target)}"
-        rows.append((row.name, percent(row.baseline), target, percent(row.score), mark))
-    widths = [max(len(r[i]) for r in rows) for i in range(5)]
+        decision = row.decision or "-"
+        if row.decision == "inconclusive" and row.cases_needed is not None:
+            decision += f" (~{row.cases_needed} cases)"
+        rows.append(
+            (
+                row.name,
+                str(row.n),
+                percent(row.baseline),
+                target,
+                percent_interval(row, space=""),
+                mark,
+                decision,
+            )
+        )
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     table = [
         "  ".join(cell.ljust(width) for cell, width in zip(r, widths, strict=True)).rstrip()
         for r in rows
@@ -205,9 +296,16 @@ def results_document(summary: Summary) -> dict[str, Any]:
             "name": r.name,
             "n": r.n,
             "score": r.score,
+            "ci95": list(r.ci95),
             "target": r.target,
             "baseline": r.baseline,
             "pass": r.passed,
+            "decision": r.decision,
+            "cases_needed": r.cases_needed,
+            "supported": r.supported,
+            "samples": r.samples,
+            "pass_hat_k": r.pass_hat_k,
+            "format_adherence": r.format_adherence,
         }
 
     return {
@@ -216,13 +314,29 @@ def results_document(summary: Summary) -> dict[str, Any]:
         "baseline": summary.baseline_name,
         "overall": row(summary.overall),
         "categories": [row(r) for r in summary.categories],
+        "repeats": summary.repeats,
         "cases": [case.to_dict() for case in summary.cases],
+        "per_case": [stats.to_dict() for stats in summary.case_stats],
         "missing": list(summary.missing),
         "gate": {
             "passed": not misses and not summary.missing,
             "misses": [
                 {"category": m.category, "actual": m.actual, "target": m.target} for m in misses
             ],
+            "interval": {
+                "exit_status": gate_exit_status(summary, "interval"),
+                "not_pass": [
+                    {
+                        "category": m.category,
+                        "decision": m.decision,
+                        "actual": m.actual,
+                        "ci95": list(m.ci95 or ()),
+                        "target": m.target,
+                        "cases_needed": m.cases_needed,
+                    }
+                    for m in interval_misses(summary)
+                ],
+            },
         },
     }
 

@@ -7,6 +7,7 @@ Registered only where `not hasattr(config, "workerinput")`, like pytest's junitx
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -16,9 +17,26 @@ import pytest
 from pytest_codemode_eval.aggregate import CaseResult, Summary, summarize
 from pytest_codemode_eval.backends.replay import record_line
 from pytest_codemode_eval.errors import SuiteError
-from pytest_codemode_eval.gate import gate_exit_status, gate_misses
+from pytest_codemode_eval.compare import (
+    Comparison,
+    RunResults,
+    compare_runs,
+    load_results,
+    results_from_document,
+)
+from pytest_codemode_eval.compare_report import (
+    render_comparison_markdown,
+    render_comparison_terminal,
+)
+from pytest_codemode_eval.gate import (
+    EXIT_GATE_MISSED,
+    EXIT_GATE_PASSED,
+    combine_exit_statuses,
+    gate_exit_status,
+    gate_lines,
+)
 from pytest_codemode_eval.options import CodemodeOptions
-from pytest_codemode_eval.report import render_json, render_markdown, render_terminal
+from pytest_codemode_eval.report import render_markdown, render_terminal, results_document
 from pytest_codemode_eval.targets import Targets, find_targets, load_targets
 
 CASE_ATTRIBUTE = "codemode_case"
@@ -40,6 +58,8 @@ class EvalReporter:
         self.identities: list[dict[str, Any]] = []
         self.ran: dict[str, int] = {}  # every case that reported, with its suite position
         self.summary: Summary | None = None
+        self.baseline: RunResults | None = load_baseline(options.baseline)
+        self.comparison: Comparison | None = None
         self.started = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
@@ -60,18 +80,35 @@ class EvalReporter:
         if not self.ran:
             return
         self.summary = self._summarize()
+        if self.baseline is not None:
+            current = results_from_document(results_document(self.summary), "this run")
+            self.comparison = compare_runs(self.baseline, current)
         self._write_files(self.summary)
-        if self.options.gate and exitstatus not in _KEEP_EXIT:
-            session.exitstatus = gate_exit_status(self.summary)
+        if exitstatus in _KEEP_EXIT:
+            return
+        statuses = []
+        if self.options.gating:
+            statuses.append(gate_exit_status(self.summary, self.options.gate_mode))
+        if self.options.fail_on_regression and self.comparison is not None:
+            worse = self.comparison.overall.verdict == "worse"
+            statuses.append(EXIT_GATE_MISSED if worse else EXIT_GATE_PASSED)
+        if statuses:
+            session.exitstatus = combine_exit_statuses(statuses)
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if self.summary is None:
             return
         terminalreporter.write_sep("=", "codemode eval")
         terminalreporter.write_line(render_terminal(self.summary))
-        if self.options.gate:
-            for miss in gate_misses(self.summary):
-                terminalreporter.write_line(miss.line(), red=True)
+        if self.comparison is not None:
+            terminalreporter.write_line(render_comparison_terminal(self.comparison))
+            if self.options.fail_on_regression and self.comparison.overall.verdict == "worse":
+                terminalreporter.write_line(
+                    "codemode gate: overall worse than the baseline", red=True
+                )
+        if self.options.gating:
+            for line in gate_lines(self.summary, self.options.gate_mode):
+                terminalreporter.write_line(line, red=True)
             for case_id in self.summary.missing:
                 terminalreporter.write_line(
                     f"codemode gate: case {case_id} produced no result", red=True
@@ -103,17 +140,33 @@ class EvalReporter:
             raise pytest.UsageError(str(exc)) from exc
 
     def _write_files(self, summary: Summary) -> None:
-        markdown = render_markdown(summary)
+        sections = []
+        if self.comparison is not None:
+            sections.append(render_comparison_markdown(self.comparison))
+        markdown = render_markdown(summary, sections)
         if self.options.report:
             _write(self.options.report, markdown)
         if self.options.results:
-            _write(self.options.results, render_json(summary))
+            document = results_document(summary)
+            if self.comparison is not None:
+                document["comparison"] = self.comparison.to_dict()
+            _write(self.options.results, json.dumps(document, indent=2, ensure_ascii=False) + "\n")
         if self.options.record:
             lines = [record_line(c.id, _record_fields(c)) for c in summary.cases]
             _write(self.options.record, "\n".join(lines) + "\n")
         step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
         if step_summary:
             _append(Path(step_summary), markdown)
+
+
+def load_baseline(path: Path | None) -> RunResults | None:
+    """The baseline results file, read before any case runs: a bad one is a usage error now."""
+    if path is None:
+        return None
+    try:
+        return load_results(path)
+    except SuiteError as exc:
+        raise pytest.UsageError(f"--codemode-baseline: {exc}") from None
 
 
 def _record_fields(case: CaseResult) -> dict[str, Any]:
