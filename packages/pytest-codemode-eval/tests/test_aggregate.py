@@ -112,7 +112,7 @@ def test_scoring_the_phase40_replay_gives_the_reported_scores(suite: Suite) -> N
     generations = read_replay(REPLAY)
     results = []
     for case in suite.cases:
-        generation = generations[case.id]
+        generation = generations[case.id][0]
         parsed = parse_output(generation.output, generation.server_tool_calls)
         score = score_case(case, suite.catalog, generation, parsed)
         results.append(

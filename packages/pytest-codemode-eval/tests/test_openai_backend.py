@@ -33,7 +33,12 @@ from server_fixture import (
 )
 
 from pytest_codemode_eval.backends.openai import OpenAIBackend, ServerError
-from pytest_codemode_eval.evaluate import Budgets, build_request, result_from_generation
+from pytest_codemode_eval.evaluate import (
+    Budgets,
+    build_request,
+    request_seed,
+    result_from_generation,
+)
 from pytest_codemode_eval.generation import GenerationRequest
 from pytest_codemode_eval.parse import parse_output
 from pytest_codemode_eval.prompt import render_system_prompt
@@ -228,8 +233,10 @@ def test_a_crashed_model_list_names_the_fix() -> None:
 def test_seed_and_api_key_are_sent(suite: Suite) -> None:
     with fake_server() as server:
         backend = quick_backend(server, seed=7, api_key="sk-test")
-        backend.generate(request_for(suite.cases[0], suite))
-    assert server.bodies[0]["seed"] == 7
+        case = suite.cases[0]
+        backend.generate(build_request(case, suite, Budgets(max_tokens=24, seed=7)))
+    # each request carries its own seed, derived from the run's seed, the case and the repeat
+    assert server.bodies[0]["seed"] == request_seed(7, suite.cases[0].id, 0)
     assert server.headers[0]["Authorization"] == "Bearer sk-test"
     assert "sk-test" not in json.dumps(backend.identity())
 

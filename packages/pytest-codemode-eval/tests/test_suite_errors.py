@@ -189,10 +189,53 @@ BAD_INPUTS = [
         USAGE_ERROR,
     ),
     BadInput(
-        "replay-case-twice",
-        write("replay.jsonl", replay_text([MINI_REPLAY[0], MINI_REPLAY[0]])),
-        "ERROR: --codemode-replay: {root}/replay.jsonl:2: case 'text-01' appears twice",
+        "replay-fewer-lines-than-repeats",
+        write("replay.jsonl", replay_text([*MINI_REPLAY, MINI_REPLAY[0]])),
+        "ERROR: --codemode-replay: {root}/replay.jsonl: --codemode-repeats=2 needs 2 outputs "
+        "per case (one line each, in order); too few for git-01, cst-01, lsp-01",
         USAGE_ERROR,
+        (*REPLAY, "--codemode-repeats=2"),
+    ),
+    BadInput(
+        "baseline-not-results",
+        write("base.json", '{"overall": 1}'),
+        "ERROR: --codemode-baseline: {root}/base.json: not a codemode results file: "
+        "expected an object with 'cases'",
+        USAGE_ERROR,
+        (*REPLAY, "--codemode-baseline=base.json"),
+    ),
+    BadInput(
+        "baseline-bad-score",
+        write(
+            "base.json",
+            '{"cases": [{"id": "a", "category": "git", "verdict": "prose", "score": 2}]}',
+        ),
+        "ERROR: --codemode-baseline: {root}/base.json: cases[0].score: expected a number from "
+        "0 to 1, got 2",
+        USAGE_ERROR,
+        (*REPLAY, "--codemode-baseline=base.json"),
+    ),
+    BadInput(
+        "baseline-missing",
+        nothing,
+        "ERROR: --codemode-baseline: {root}/nothere.json: cannot read results file: "
+        "No such file or directory",
+        USAGE_ERROR,
+        (*REPLAY, "--codemode-baseline=nothere.json"),
+    ),
+    BadInput(
+        "gate-mode-unknown",
+        nothing,
+        "ERROR: --codemode-gate-mode: 'strict' is not one of point, interval",
+        USAGE_ERROR,
+        (*REPLAY, "--codemode-gate-mode=strict"),
+    ),
+    BadInput(
+        "repeats-zero",
+        nothing,
+        "ERROR: --codemode-repeats must be >= 1",
+        USAGE_ERROR,
+        (*REPLAY, "--codemode-repeats=0"),
     ),
     BadInput(
         "replay-file-missing",

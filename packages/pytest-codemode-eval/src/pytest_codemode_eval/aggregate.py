@@ -2,14 +2,14 @@
 
 Category score = mean of its cases' scores; overall = mean over all cases (not over categories),
 as in the reference reports. With repeats a case's score is the mean of its samples, and the
-distinct case (not the sample) is the unit of every interval. Results are ordered by the suite, never by arrival, so a run under
-xdist summarises exactly like a serial one.
+distinct case (not the sample) is the unit of every interval. Results are ordered by the suite,
+never by arrival, so a run under xdist summarises exactly like a serial one.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
 import dataclasses
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 

@@ -75,19 +75,30 @@ class CaseFile(pytest.File):
                 return []
             reported.add(exc.path)
             raise
+        options = self.config.stash.get(OPTIONS_KEY, None)
+        repeats = options.repeats if options else 1
         items = []
         for case in suite.cases_in(self.path):
             register_marker(self.config, case.category, suite.categories[case.category])
-            item = CaseItem.from_parent(self, name=case.id, case=case, suite=suite)
-            item.add_marker(case.category)
-            item.add_marker(pytest.mark.timeout(_backstop(case, suite)))
-            items.append(item)
+            for repeat in range(repeats):
+                item = CaseItem.from_parent(
+                    self, name=item_name(case, repeat, repeats), case=case, suite=suite,
+                    repeat=repeat,
+                )  # fmt: skip
+                item.add_marker(case.category)
+                item.add_marker(pytest.mark.timeout(_backstop(case, suite)))
+                items.append(item)
         return items
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
         if isinstance(excinfo.value, SuiteError):
             return str(excinfo.value)
         return str(super().repr_failure(excinfo))
+
+
+def item_name(case: Case, repeat: int, repeats: int) -> str:
+    """`git-03`, or `git-03[2-5]` for the second of five repeats (`-k git-03` selects them all)."""
+    return case.id if repeats == 1 else f"{case.id}[{repeat + 1}-{repeats}]"
 
 
 def _backstop(case: Case, suite: Suite) -> float:
@@ -99,16 +110,17 @@ class CaseBelowFullCredit(Exception):
 
 
 class CaseItem(pytest.Item):
-    def __init__(self, *, case: Case, suite: Suite, **kwargs: Any) -> None:
+    def __init__(self, *, case: Case, suite: Suite, repeat: int = 0, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.case = case
         self.suite = suite
+        self.repeat = repeat
         self.result: CaseResult | None = None
 
     def runtest(self) -> None:
         runner = runner_for(self.config)
         upcoming = self.upcoming() if runner.options.batch_size > 1 else []
-        self.result = runner.run(self.case, self.suite, upcoming)
+        self.result = runner.run(self.case, self.suite, upcoming, self.repeat)
         for name, value in (
             ("score", self.result.score),
             ("verdict", str(self.result.verdict)),
@@ -118,7 +130,7 @@ class CaseItem(pytest.Item):
         if not runner.options.gating and self.result.score < 1.0:
             raise CaseBelowFullCredit(self.result)
 
-    def upcoming(self) -> list[Case]:
+    def upcoming(self) -> list[tuple[Case, int]]:
         """The cases of this suite that this process will run after this one, for batching.
 
         Serially that is the rest of the session; an xdist worker only knows it gets whole
@@ -127,11 +139,11 @@ class CaseItem(pytest.Item):
         items = self.session.items
         same_file_only = hasattr(self.config, "workerinput")
         start = items.index(self) + 1 if self in items else len(items)
-        found: list[Case] = []
+        found: list[tuple[Case, int]] = []
         for item in items[start:]:
             same_scope = not same_file_only or item.path == self.path
             if isinstance(item, CaseItem) and item.suite is self.suite and same_scope:
-                found.append(item.case)
+                found.append((item.case, item.repeat))
         return found
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
@@ -154,4 +166,4 @@ class CaseItem(pytest.Item):
         return str(super().repr_failure(excinfo))
 
     def reportinfo(self) -> tuple[Path, int, str]:
-        return self.case.source, self.case.line - 1, f"{self.case.id} [{self.case.category}]"
+        return self.case.source, self.case.line - 1, f"{self.name} [{self.case.category}]"

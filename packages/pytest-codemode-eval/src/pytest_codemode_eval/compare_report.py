@@ -10,7 +10,7 @@ from pytest_codemode_eval.compare import Comparison, GroupComparison
 VERDICT_MARK = {
     "better": "⬆️ better",
     "worse": "⬇️ worse",
-    "no_detectable_difference": "＝ no detectable difference",
+    "no_detectable_difference": "no detectable difference",
 }
 
 
@@ -46,8 +46,10 @@ def render_comparison_markdown(comparison: Comparison) -> str:
     if comparison.warnings:
         lines.append("")
     lines += [
-        "| Category | n | Before | After | Δ (points) [95 % CI] | ↑ / ↓ | McNemar p | sign p | Verdict |",
-        "|----------|---|--------|-------|----------------------|-------|-----------|--------|---------|",
+        "| Category | n | Before | After | Δ (points) [95 % CI] | ↑ / ↓ | McNemar p | sign p "
+        "| Verdict |",
+        "|----------|---|--------|-------|----------------------|-------|-----------|--------"
+        "|---------|",
     ]
     for group in (*comparison.categories, comparison.overall):
         name = "**Overall**" if group is comparison.overall else group.name

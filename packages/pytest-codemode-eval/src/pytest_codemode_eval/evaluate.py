@@ -6,6 +6,7 @@ model and the other results carry on.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from dataclasses import dataclass
 
@@ -20,19 +21,30 @@ from pytest_codemode_eval.suite import Case, Suite
 
 @dataclass(frozen=True)
 class Budgets:
-    """Command-line overrides; a case's own value wins, then these, then the suite default."""
+    """Command-line overrides; a case's own value wins, then these, then the suite default.
+    `seed` is the run's base seed, from which every request's own seed is derived."""
 
     max_tokens: int | None = None
     time_budget: float | None = None
+    seed: int | None = None
 
 
-def build_request(case: Case, suite: Suite, budgets: Budgets) -> GenerationRequest:
+def request_seed(base: int | None, case_id: str, repeat: int) -> int:
+    """A seed of its own for every (case, repeat): sampled outputs then depend neither on the
+    order cases run in nor on which xdist worker runs them, and repeats differ from each other."""
+    digest = hashlib.sha256(f"{base or 0}/{case_id}/{repeat}".encode()).hexdigest()
+    return int(digest[:8], 16)
+
+
+def build_request(case: Case, suite: Suite, budgets: Budgets, repeat: int = 0) -> GenerationRequest:
     return GenerationRequest(
         case_id=case.id,
         messages=build_messages(suite.catalog, case.prompt),
         tools=offered_tools(suite.catalog),
         max_tokens=case.max_tokens or budgets.max_tokens or suite.max_tokens,
         time_budget=case.time_budget or budgets.time_budget or suite.time_budget,
+        repeat=repeat,
+        seed=request_seed(budgets.seed, case.id, repeat),
     )
 
 
@@ -52,7 +64,9 @@ def generate_safely(backend: Backend, request: GenerationRequest) -> Generation:
         )
 
 
-def result_from_generation(case: Case, suite: Suite, generation: Generation) -> CaseResult:
+def result_from_generation(
+    case: Case, suite: Suite, generation: Generation, repeat: int = 0
+) -> CaseResult:
     parsed = parse_output(generation.output, generation.server_tool_calls)
     score = score_case(case, suite.catalog, generation, parsed)
     return CaseResult(
@@ -71,9 +85,12 @@ def result_from_generation(case: Case, suite: Suite, generation: Generation) -> 
         think=parsed.think,
         error=generation.error,
         server_tool_calls=tuple(generation.server_tool_calls),
+        repeat=repeat,
     )
 
 
-def evaluate_case(case: Case, suite: Suite, backend: Backend, budgets: Budgets) -> CaseResult:
-    generation = generate_safely(backend, build_request(case, suite, budgets))
-    return result_from_generation(case, suite, generation)
+def evaluate_case(
+    case: Case, suite: Suite, backend: Backend, budgets: Budgets, repeat: int = 0
+) -> CaseResult:
+    generation = generate_safely(backend, build_request(case, suite, budgets, repeat))
+    return result_from_generation(case, suite, generation, repeat)

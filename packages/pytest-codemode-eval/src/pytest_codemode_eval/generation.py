@@ -23,6 +23,8 @@ class GenerationRequest:
     tools: Sequence[Mapping[str, Any]]
     max_tokens: int
     time_budget: float
+    repeat: int = 0  # which of --codemode-repeats this is (0-based)
+    seed: int | None = None  # this request's own sampling seed (see evaluate.request_seed)
 
 
 @dataclass(frozen=True)

@@ -196,7 +196,7 @@ def _check_combination(options: CodemodeOptions) -> None:
     if options.backend == "replay" and options.replay and not options.replay.is_file():
         raise pytest.UsageError(f"--codemode-replay: file not found: {options.replay}")
     if options.backend == "replay" and options.replay:
-        _check_replay(options.replay)
+        _check_replay(options.replay, options.repeats)
     if options.backend == "mlx" and not options.model:
         raise pytest.UsageError("--codemode-model PATH is required with --codemode-backend=mlx")
     if options.backend == "mlx" and options.model:
@@ -218,15 +218,22 @@ def _check_combination(options: CodemodeOptions) -> None:
         )
 
 
-def _check_replay(path: Path) -> None:
+def _check_replay(path: Path, repeats: int) -> None:
     """A bad replay line spoils every case: one usage error now, not the same failure per case."""
     from pytest_codemode_eval.backends.replay import read_replay
     from pytest_codemode_eval.errors import SuiteError
 
     try:
-        read_replay(path)
+        recorded = read_replay(path)
     except SuiteError as exc:
         raise pytest.UsageError(f"--codemode-replay: {exc}") from None
+    short = [case_id for case_id, outputs in recorded.items() if len(outputs) < repeats]
+    if short:
+        listed = ", ".join(short[:5]) + (f" and {len(short) - 5} more" if len(short) > 5 else "")
+        raise pytest.UsageError(
+            f"--codemode-replay: {path}: --codemode-repeats={repeats} needs {repeats} outputs "
+            f"per case (one line each, in order); too few for {listed}"
+        )
 
 
 def option_names() -> list[str]:

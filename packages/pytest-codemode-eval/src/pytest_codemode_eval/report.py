@@ -252,7 +252,7 @@ def render_terminal(summary: Summary) -> str:
     for row in summary.rows:
         mark = {True: "PASS", False: "FAIL", None: "-"}[row.passed]
         target = "-" if row.target is None else f">={percent(row.target)}"
-        decision = row.decision or "-"
+        decision: str = row.decision or "-"
         if row.decision == "inconclusive" and row.cases_needed is not None:
             decision += f" (~{row.cases_needed} cases)"
         rows.append(

@@ -16,7 +16,6 @@ import pytest
 
 from pytest_codemode_eval.aggregate import CaseResult, Summary, summarize
 from pytest_codemode_eval.backends.replay import record_line
-from pytest_codemode_eval.errors import SuiteError
 from pytest_codemode_eval.compare import (
     Comparison,
     RunResults,
@@ -28,6 +27,7 @@ from pytest_codemode_eval.compare_report import (
     render_comparison_markdown,
     render_comparison_terminal,
 )
+from pytest_codemode_eval.errors import SuiteError
 from pytest_codemode_eval.gate import (
     EXIT_GATE_MISSED,
     EXIT_GATE_PASSED,
@@ -54,7 +54,7 @@ class EvalReporter:
     def __init__(self, config: pytest.Config, options: CodemodeOptions) -> None:
         self.config = config
         self.options = options
-        self.results: dict[str, tuple[int, CaseResult]] = {}
+        self.results: dict[tuple[str, int], tuple[int, CaseResult]] = {}  # (id, repeat)
         self.identities: list[dict[str, Any]] = []
         self.ran: dict[str, int] = {}  # every case that reported, with its suite position
         self.summary: Summary | None = None
@@ -70,7 +70,8 @@ class EvalReporter:
         result = getattr(report, RESULT_ATTRIBUTE, None)
         if report.when != "call" or not isinstance(result, dict):
             return
-        self.results[result["id"]] = (position, CaseResult.from_dict(result))
+        case = CaseResult.from_dict(result)
+        self.results[(case.id, case.repeat)] = (position, case)
         identity = getattr(report, IDENTITY_ATTRIBUTE, None)
         if isinstance(identity, dict) and identity not in self.identities:
             self.identities.append(identity)
@@ -115,7 +116,7 @@ class EvalReporter:
                 )
 
     def _summarize(self) -> Summary:
-        ordered = sorted(self.results.values(), key=lambda pair: pair[0])
+        ordered = sorted(self.results.values(), key=lambda pair: (pair[0], pair[1].repeat))
         identity = dict(self.identities[0]) if self.identities else {}
         warnings = []
         if len(self.identities) > 1:

@@ -29,6 +29,7 @@ from pytest_codemode_eval.prompt import renderer_fingerprint
 from pytest_codemode_eval.suite import Case, Suite
 
 RUNNER_KEY = pytest.StashKey["CaseRunner"]()
+SampleKey = tuple[str, str, int]  # suite file, case id, repeat
 
 
 @runtime_checkable
@@ -47,14 +48,14 @@ class CaseRunner:
 
     def __init__(self, options: CodemodeOptions) -> None:
         self.options = options
-        self.budgets = Budgets(options.max_tokens, options.time_budget)
+        self.budgets = Budgets(options.max_tokens, options.time_budget, options.seed)
         self._backend: Backend | None = None
         self._failure: str | None = None
         self._identities: dict[str, dict[str, Any]] = {}
-        # keyed by (suite file, case id): ids are unique only within a suite
-        self._pending: dict[tuple[str, str], Generation] = {}  # finished, not yet handed out
+        # keyed by (suite file, case id, repeat): ids are unique only within a suite
+        self._pending: dict[SampleKey, Generation] = {}  # finished, not yet handed out
         self._stream: Iterator[tuple[int, Generation]] | None = None
-        self._streamed: list[tuple[str, str]] = []  # the open stream's cases, by request index
+        self._streamed: list[SampleKey] = []  # the open stream's samples, by request index
         self._batching_failed: str | None = None
         self._model_identity: dict[str, Any] | None = None
 
@@ -79,18 +80,26 @@ class CaseRunner:
                 raise BackendUnavailable(self._failure) from exc
         return self._backend
 
-    def run(self, case: Case, suite: Suite, upcoming: Sequence[Case] = ()) -> CaseResult:
-        """Score one case; `upcoming` are the cases this process runs next (for batching)."""
-        key = (str(suite.path), case.id)
+    def run(
+        self,
+        case: Case,
+        suite: Suite,
+        upcoming: Sequence[tuple[Case, int]] = (),
+        repeat: int = 0,
+    ) -> CaseResult:
+        """Score one sample of a case; `upcoming` are the (case, repeat) samples this process
+        runs next (for batching)."""
+        key = (str(suite.path), case.id, repeat)
         generation = self._take(key)
         if generation is None:
-            self._open(case, suite, upcoming)
+            self._open(case, repeat, suite, upcoming)
             generation = self._take(key)
         if generation is None:  # no stream, or it failed before reaching this case
-            generation = generate_safely(self.backend, build_request(case, suite, self.budgets))
-        return result_from_generation(case, suite, generation)
+            request = build_request(case, suite, self.budgets, repeat)
+            generation = generate_safely(self.backend, request)
+        return result_from_generation(case, suite, generation, repeat)
 
-    def _take(self, key: tuple[str, str]) -> Generation | None:
+    def _take(self, key: SampleKey) -> Generation | None:
         """This case's output, pulling the open stream until it is there."""
         while key not in self._pending and self._stream is not None:
             if key not in self._streamed:
@@ -112,18 +121,23 @@ class CaseRunner:
                 self._pending[self._streamed[index]] = generation
         return self._pending.pop(key, None)
 
-    def _open(self, case: Case, suite: Suite, upcoming: Sequence[Case]) -> None:
+    def _open(
+        self, case: Case, repeat: int, suite: Suite, upcoming: Sequence[tuple[Case, int]]
+    ) -> None:
         backend = self.backend
         path = str(suite.path)
-        batch = [case, *(c for c in upcoming if (path, c.id) not in self._pending)]
+        batch = [
+            (case, repeat),
+            *(u for u in upcoming if (path, u[0].id, u[1]) not in self._pending),
+        ]
         if self.options.batch_size <= 1 or len(batch) == 1 or self._batching_failed:
             return
         if not isinstance(backend, BatchingBackend):
             return
         self._close_stream()
-        requests = [build_request(c, suite, self.budgets) for c in batch]
+        requests = [build_request(c, suite, self.budgets, r) for c, r in batch]
         self._stream = backend.generate_stream(requests)
-        self._streamed = [(path, c.id) for c in batch]
+        self._streamed = [(path, c.id, r) for c, r in batch]
 
     def _close_stream(self) -> None:
         stream, self._stream = self._stream, None
@@ -153,6 +167,13 @@ class CaseRunner:
                 "categories": list(suite.categories),
                 "backend": self.backend.name,
                 "model": self._model_identity,
+                "generation": {
+                    "max_tokens": self.options.max_tokens,
+                    "time_budget": self.options.time_budget,
+                    "repeats": self.options.repeats,
+                    "seed": self.options.seed or 0,
+                    "seeds": "one per case and repeat: sha256(seed/case id/repeat)",
+                },
             }
         return self._identities[key]
 

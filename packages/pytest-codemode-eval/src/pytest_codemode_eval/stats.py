@@ -63,8 +63,8 @@ def binomial_two_sided(k: int, n: int) -> float:
     if n == 0:
         return 1.0
     tail = min(k, n - k)
-    p = 2 * sum(math.comb(n, i) for i in range(tail + 1)) / 2**n
-    return min(1.0, p)
+    extreme = sum(math.comb(n, i) for i in range(tail + 1))
+    return min(1.0, 2.0 * extreme / float(2**n))
 
 
 def mcnemar_exact(improved: int, regressed: int) -> float:
@@ -85,8 +85,8 @@ def paired_bootstrap(
     means = sorted(
         sum(map(values.__getitem__, rng.choices(indices, k=n))) / n for _ in range(resamples)
     )
-    low = means[int(math.floor(0.025 * (resamples - 1)))]
-    high = means[int(math.ceil(0.975 * (resamples - 1)))]
+    low = means[math.floor(0.025 * (resamples - 1))]
+    high = means[math.ceil(0.975 * (resamples - 1))]
     return (low, high)
 
 

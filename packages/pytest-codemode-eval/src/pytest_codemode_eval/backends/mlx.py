@@ -117,9 +117,12 @@ class MlxBackend:
         mx.eval([c.state for c in cache])
         self._prefix_ids, self._prefix_cache = common, cache
 
-    def _sampler(self) -> Any:
-        if self.seed is not None:
-            mx.random.seed(self.seed)
+    def _sampler(self, request: GenerationRequest) -> Any:
+        """Seeded per request (derived from the run's seed, the case and the repeat), so a
+        sampled output does not depend on which cases this process ran before it."""
+        seed = request.seed if request.seed is not None else self.seed
+        if seed is not None:
+            mx.random.seed(seed)
         return make_sampler(temp=self.temperature)
 
     def generate(self, request: GenerationRequest) -> Generation:
@@ -131,7 +134,7 @@ class MlxBackend:
         text, finish, generated = "", "length", 0
         for response in stream_generate(
             self.model, self.tokenizer, rest, max_tokens=request.max_tokens,
-            sampler=self._sampler(), prompt_cache=cache,
+            sampler=self._sampler(request), prompt_cache=cache,
         ):  # fmt: skip
             text += response.text
             generated = response.generation_tokens
@@ -186,7 +189,11 @@ class MlxBackend:
         stops = Stops(
             frozenset(self.tokenizer.eos_token_ids), TOOL_CALL_CLOSE, self._new_detokenizer
         )
-        settings = {"max_rows": max(self.batch_size, 1), "sampler": self._sampler(), "stops": stops}
+        settings = {
+            "max_rows": max(self.batch_size, 1),
+            "sampler": self._sampler(requests[0]),  # rows share the draws: seeded once a stream
+            "stops": stops,
+        }
         if not shared or not supports_shared_prefix(self.model, self._prefix_cache or []):
             copied = (
                 self._row_with_copy(i, request, prompts[i]) for i, request in enumerate(requests)

@@ -154,8 +154,8 @@ class OpenAIBackend:
         }
         if request.tools:
             body["tools"] = list(request.tools)
-        if self.seed is not None:
-            body["seed"] = self.seed
+        if self.seed is not None or self.temperature > 0:  # the request's own derived seed
+            body["seed"] = request.seed if request.seed is not None else self.seed
         if self.enable_thinking is not None:  # as the mlx backend renders the prompt
             body["chat_template_kwargs"] = {"enable_thinking": self.enable_thinking}
         return body

@@ -25,10 +25,12 @@ class MissingReplay(Exception):
     """The replay file has no output for a case that was selected to run."""
 
 
-def read_replay(path: Path) -> dict[str, Generation]:
-    """Load and check a replay file; each bad line is an error naming file, line and field."""
+def read_replay(path: Path) -> dict[str, list[Generation]]:
+    """Load and check a replay file; each bad line is an error naming file, line and field.
+
+    Several lines for one id are its repeats, in order (`--codemode-repeats`)."""
     text = read_text_file(path, "replay file")
-    generations: dict[str, Generation] = {}
+    generations: dict[str, list[Generation]] = {}
     for number, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
@@ -39,9 +41,7 @@ def read_replay(path: Path) -> dict[str, Generation]:
         except RecursionError as exc:
             raise SuiteError(path, "not a JSON object (nested too deeply)", line=number) from exc
         case_id, generation = _generation(record, path, number)
-        if case_id in generations:
-            raise SuiteError(path, f"case {case_id!r} appears twice", line=number)
-        generations[case_id] = generation
+        generations.setdefault(case_id, []).append(generation)
     return generations
 
 
@@ -103,10 +103,15 @@ class ReplayBackend:
         return [case_id for case_id in case_ids if case_id not in self.generations]
 
     def generate(self, request: GenerationRequest) -> Generation:
-        generation = self.generations.get(request.case_id)
-        if generation is None:
+        recorded = self.generations.get(request.case_id, [])
+        if not recorded:
             raise MissingReplay(f"{self.path}: no recorded output for case {request.case_id!r}")
-        return generation
+        if request.repeat >= len(recorded):
+            raise MissingReplay(
+                f"{self.path}: case {request.case_id!r} has {len(recorded)} recorded output(s), "
+                f"no repeat {request.repeat + 1} (one line per repeat, in order)"
+            )
+        return recorded[request.repeat]
 
     def close(self) -> None:
         return None
