@@ -38,6 +38,8 @@ class CaseResult:
     think: str | None = None
     error: str | None = None
     server_tool_calls: tuple[Mapping[str, Any], ...] = ()  # OpenAI calls a server parsed itself
+    # With --codemode-dry-run: each execute_code call's run (calls with arguments, stdout, error)
+    dry_run: tuple[Mapping[str, Any], ...] | None = None
 
     @property
     def tokens_per_second(self) -> float | None:
@@ -63,6 +65,7 @@ class CaseResult:
             "think": self.think,
             "error": self.error,
             "server_tool_calls": [dict(call) for call in self.server_tool_calls],
+            "dry_run": None if self.dry_run is None else [dict(run) for run in self.dry_run],
         }
 
     @classmethod
@@ -72,6 +75,8 @@ class CaseResult:
         fields["verdict"] = Verdict(fields["verdict"])
         fields["tools_called"] = tuple(fields.get("tools_called", ()))
         fields["server_tool_calls"] = tuple(fields.get("server_tool_calls", ()))
+        if fields.get("dry_run") is not None:
+            fields["dry_run"] = tuple(fields["dry_run"])
         return cls(**fields)
 
 

@@ -44,6 +44,12 @@ OPTIONS = (
     Option("codemode_report", "write the markdown report to this file", "path"),
     Option("codemode_results", "write all results as JSON to this file", "path"),
     Option("codemode_gate", "exit status from the targets alone: 0 all met, 1 any missed", "bool"),
+    Option(
+        "codemode_dry_run",
+        "run the code of every execute_code call in the pydantic-monty sandbox and score the "
+        "tool calls it really makes",
+        "bool",
+    ),
     Option("codemode_time_budget", "seconds per case, overrides the suite (default 13.5)", "float"),
     Option("codemode_max_tokens", "generated tokens per case, overrides the suite", "int"),
     Option("codemode_model", "model directory or hub id for --codemode-backend=mlx", "string"),
@@ -73,6 +79,7 @@ class CodemodeOptions:
     report: Path | None = None
     results: Path | None = None
     gate: bool = False
+    dry_run: bool = False
     time_budget: float | None = None
     max_tokens: int | None = None
     model: str | None = None

@@ -17,6 +17,7 @@ from typing import Any, Protocol, runtime_checkable
 import pytest
 
 from pytest_codemode_eval.aggregate import CaseResult
+from pytest_codemode_eval.dry_run.sandbox import Sandbox
 from pytest_codemode_eval.evaluate import (
     Budgets,
     build_request,
@@ -57,6 +58,8 @@ class CaseRunner:
         self._streamed: list[tuple[str, str]] = []  # the open stream's cases, by request index
         self._batching_failed: str | None = None
         self._model_identity: dict[str, Any] | None = None
+        # One sandbox pool per process, started by the first dry run, closed with the runner.
+        self.sandbox = Sandbox() if options.dry_run else None
 
     @property
     def backend(self) -> Backend:
@@ -88,7 +91,7 @@ class CaseRunner:
             generation = self._take(key)
         if generation is None:  # no stream, or it failed before reaching this case
             generation = generate_safely(self.backend, build_request(case, suite, self.budgets))
-        return result_from_generation(case, suite, generation)
+        return result_from_generation(case, suite, generation, self.sandbox)
 
     def _take(self, key: tuple[str, str]) -> Generation | None:
         """This case's output, pulling the open stream until it is there."""
@@ -158,6 +161,8 @@ class CaseRunner:
 
     def close(self) -> None:
         self._close_stream()
+        if self.sandbox is not None:
+            self.sandbox.close()
         if self._backend is not None:
             self._backend.close()
             self._backend = None
