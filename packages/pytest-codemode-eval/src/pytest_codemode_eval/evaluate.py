@@ -66,8 +66,12 @@ def result_from_generation(
     """`sandbox`: dry-run the code of every execute_code call (--codemode-dry-run)."""
     parsed = parse_output(generation.output, generation.server_tool_calls)
     runs = None
-    if sandbox is not None and generation.finish not in ("error", "timeout"):
-        runs = dry_run_calls(parsed, suite, sandbox)
+    if sandbox is not None:  # a failed or timed-out generation is scored without running
+        runs = (
+            {}
+            if generation.finish in ("error", "timeout")
+            else dry_run_calls(parsed, suite, sandbox)
+        )
     score = score_case(case, suite.catalog, generation, parsed, runs)
     return CaseResult(
         id=case.id,
