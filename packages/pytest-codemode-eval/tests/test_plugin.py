@@ -724,6 +724,7 @@ EVERY_OPTION: dict[str, tuple[str, Any, str, Any]] = {
     "codemode_report": ("r.md", "r.md", "alt/r.md", "alt/r.md"),
     "codemode_results": ("r.json", "r.json", "alt/r.json", "alt/r.json"),
     "codemode_gate": ("true", True, "", True),
+    "codemode_dry_run": ("true", True, "", True),
     "codemode_time_budget": ("20", 20.0, "7.5", 7.5),
     "codemode_max_tokens": ("64", 64, "128", 128),
     "codemode_model": ("models/qwen", "models/qwen", "hub/other", "hub/other"),
