@@ -48,7 +48,7 @@ GOLDEN = [
            (0.0, Verdict.RUNTIME_ERROR), (0.5, Verdict.BAD_ARGUMENTS),
            "TypeError: read_file(): got an unexpected keyword argument 'encoding'"),
     Golden("string-built path binds the pin", "text-01",
-           f"base = 'src/agent'\npath = base + '/config.py'\nprint(read_file(path))",
+           "base = 'src/agent'\npath = base + '/config.py'\nprint(read_file(path))",
            (1.0, Verdict.CODE_MODE), (0.5, Verdict.BAD_ARGUMENTS), "Code Mode call of read_file"),
     Golden("f-string path binds the pin", "valid-01", "d = 'src'\nprint(typecheck(f'{d}/'))",
            (1.0, Verdict.CODE_MODE), (0.5, Verdict.BAD_ARGUMENTS), "Code Mode call of typecheck"),
@@ -97,7 +97,8 @@ def test_golden_with_and_without_the_dry_run(
     assert golden.note in dry.note
     assert (static.score, static.verdict) == golden.static, static.note
     assert static.dry_run is None
-    assert dry.dry_run is not None and len(dry.dry_run) == 1
+    assert dry.dry_run is not None
+    assert len(dry.dry_run) == 1
 
 
 def test_the_trace_lists_calls_stdout_and_error(
