@@ -228,3 +228,13 @@ def test_the_cli_dry_runs_every_row(tmp_path: Path, capsys: pytest.CaptureFixtur
     out = capsys.readouterr().out
     assert "\nruntime-error           error         3  1-2, 4\n" in out
     assert "result-attribute" not in out
+
+
+def test_built_data_runs_clean_in_the_dry_run(sandbox: Sandbox, tmp_path: Path) -> None:
+    """The generated rows and the dry run share one home for tool results: they must agree."""
+    from codemode_trainer.data import build_for_suite
+
+    build_for_suite(SUITE, tmp_path, n_examples=150, seed=3)
+    catalog = load_suite(SUITE).catalog
+    found = validate_dataset(tmp_path / "train.jsonl", catalog, sandbox, WORKSPACE)
+    assert [f for f in found if f.kind in ("runtime-error", "not-dry-run")] == []
