@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import pytest
 
+from pytest_codemode_eval.aggregate import CaseResult
 from pytest_codemode_eval.dry_run.sandbox import Sandbox
 from pytest_codemode_eval.evaluate import result_from_generation
 from pytest_codemode_eval.generation import Generation
@@ -85,6 +86,10 @@ def sandbox() -> Iterator[Sandbox]:
         yield pool
 
 
+def test_the_golden_table_has_a_runtime_error() -> None:
+    assert Verdict.RUNTIME_ERROR in {golden.dry[1] for golden in GOLDEN}
+
+
 @pytest.mark.parametrize("golden", GOLDEN, ids=[g.name for g in GOLDEN])
 def test_golden_with_and_without_the_dry_run(
     golden: Golden, suite: Suite, cases: Mapping[str, Case], sandbox: Sandbox
@@ -119,6 +124,7 @@ def test_the_trace_lists_calls_stdout_and_error(
         4,
     )
     assert json.loads(json.dumps(result.to_dict()))["dry_run"] == [trace]
+    assert CaseResult.from_dict(json.loads(json.dumps(result.to_dict()))) == result
     assert result.tools_called == ("read_file", "read_file")
 
 
