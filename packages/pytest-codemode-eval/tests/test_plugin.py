@@ -735,6 +735,7 @@ EVERY_OPTION: dict[str, tuple[str, Any, str, Any]] = {
     "codemode_baseline": ("base.json", "base.json", "alt/base.json", "alt/base.json"),
     "codemode_fail_on_regression": ("true", True, "", True),
     "codemode_repeats": ("3", 3, "2", 2),
+    "codemode_dry_run": ("true", True, "", True),
     "codemode_time_budget": ("20", 20.0, "7.5", 7.5),
     "codemode_max_tokens": ("64", 64, "128", 128),
     "codemode_model": ("models/qwen", "models/qwen", "hub/other", "hub/other"),
@@ -779,6 +780,7 @@ def test_every_option_has_an_ini_twin_and_is_covered() -> None:
 @pytest.mark.parametrize("style", ["pytest.ini", "pyproject.toml"])
 def test_every_option_is_read_from_the_ini_file(mini: pytest.Pytester, style: str) -> None:
     write_baseline(mini.path / "base.json")
+    (mini.path / "replay.jsonl").write_text(replay_text(MINI_REPLAY * 3), encoding="utf-8")
     write_ini(mini.path, style, {name: raw for name, (raw, *_) in EVERY_OPTION.items()})
     options = mini.parseconfigure().stash[OPTIONS_KEY]
     for name, (_, value, *_) in EVERY_OPTION.items():
@@ -789,6 +791,7 @@ def test_every_option_is_read_from_the_ini_file(mini: pytest.Pytester, style: st
 @pytest.mark.usefixtures("no_codemode_env")
 def test_every_option_on_the_command_line_overrides_the_ini_file(mini: pytest.Pytester) -> None:
     (mini.path / "alt").mkdir()
+    (mini.path / "replay.jsonl").write_text(replay_text(MINI_REPLAY * 3), encoding="utf-8")
     shutil.copy(mini.path / "targets.toml", mini.path / "alt/targets.toml")
     shutil.copy(mini.path / "replay.jsonl", mini.path / "alt/replay.jsonl")
     write_baseline(mini.path / "base.json")

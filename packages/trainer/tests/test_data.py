@@ -18,7 +18,6 @@ from codemode_trainer.data import DataError, Dataset, build_dataset
 from codemode_trainer.init_model import init_model
 from codemode_trainer.preflight import load_tokenizer
 from codemode_trainer.rows import Row, row_texts, uncovered_call_turns
-from codemode_trainer.workspace_facts import WorkspaceFacts, scan_workspace
 from pytest_codemode_eval.catalog import Catalog
 from pytest_codemode_eval.code_calls import Unresolved, analyse_code
 from pytest_codemode_eval.generation import Generation
@@ -26,6 +25,7 @@ from pytest_codemode_eval.parse import parse_output
 from pytest_codemode_eval.prompt import build_messages, render_system_prompt, wrapper_tool_schema
 from pytest_codemode_eval.score import Verdict, score_case
 from pytest_codemode_eval.suite import Case, Suite, load_suite
+from pytest_codemode_eval.workspace_facts import WorkspaceFacts, scan_workspace
 
 ROOT = Path(__file__).resolve().parents[3]
 SUITE = ROOT / "evalsuite" / "suite.toml"

@@ -49,6 +49,8 @@ class CaseResult:
     error: str | None = None
     server_tool_calls: tuple[Mapping[str, Any], ...] = ()  # OpenAI calls a server parsed itself
     repeat: int = 0  # which of --codemode-repeats this sample is (0-based)
+    # With --codemode-dry-run: each execute_code call's run (calls with arguments, stdout, error)
+    dry_run: tuple[Mapping[str, Any], ...] | None = None
 
     @property
     def tokens_per_second(self) -> float | None:
@@ -75,6 +77,7 @@ class CaseResult:
             "error": self.error,
             "server_tool_calls": [dict(call) for call in self.server_tool_calls],
             "repeat": self.repeat,
+            "dry_run": None if self.dry_run is None else [dict(run) for run in self.dry_run],
         }
 
     @classmethod
@@ -84,6 +87,8 @@ class CaseResult:
         fields["verdict"] = Verdict(fields["verdict"])
         fields["tools_called"] = tuple(fields.get("tools_called", ()))
         fields["server_tool_calls"] = tuple(fields.get("server_tool_calls", ()))
+        if fields.get("dry_run") is not None:
+            fields["dry_run"] = tuple(fields["dry_run"])
         return cls(**fields)
 
 

@@ -12,8 +12,9 @@ import hashlib
 import importlib.util
 import inspect
 import sys
+import typing
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +61,9 @@ class Catalog:
     # tool through the chat template's `tools`, or only described in the system prompt.
     prompt_style: str = "full"
     native_tools: bool = True
+    # Each tool's return annotation resolved to a type (`list[Location]`), for the dry run's
+    # typed results; Any where it cannot be resolved.
+    returns: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def tool_names(self) -> tuple[str, ...]:
@@ -157,4 +161,13 @@ def catalog_from_module(path: Path, module: Any) -> Catalog:
         wrapper=wrapper_spec,
         result_types=result_types,
         source=path.read_text(encoding="utf-8"),
+        returns={spec.name: resolved_return(tool) for spec, tool in zip(specs, tools, strict=True)},
     )
+
+
+def resolved_return(function: Callable[..., Any]) -> Any:
+    """The return annotation as a type, resolved in the catalog module's namespace."""
+    try:
+        return typing.get_type_hints(function).get("return", Any)
+    except Exception:  # an annotation naming something the module does not define
+        return Any

@@ -9,14 +9,22 @@ from __future__ import annotations
 import hashlib
 import time
 from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pytest_codemode_eval.aggregate import CaseResult
 from pytest_codemode_eval.backends.replay import MissingReplay
+from pytest_codemode_eval.catalog import Catalog
+from pytest_codemode_eval.code_calls import analyse_code
+from pytest_codemode_eval.dry_run.trace import DryRun
 from pytest_codemode_eval.generation import Backend, Generation, GenerationRequest
-from pytest_codemode_eval.parse import parse_output
+from pytest_codemode_eval.parse import Parsed, parse_output
 from pytest_codemode_eval.prompt import build_messages, offered_tools
 from pytest_codemode_eval.score import score_case
 from pytest_codemode_eval.suite import Case, Suite
+
+if TYPE_CHECKING:
+    from pytest_codemode_eval.dry_run.sandbox import Sandbox
 
 
 @dataclass(frozen=True)
@@ -65,10 +73,22 @@ def generate_safely(backend: Backend, request: GenerationRequest) -> Generation:
 
 
 def result_from_generation(
-    case: Case, suite: Suite, generation: Generation, repeat: int = 0
+    case: Case,
+    suite: Suite,
+    generation: Generation,
+    sandbox: Sandbox | None = None,
+    repeat: int = 0,
 ) -> CaseResult:
+    """`sandbox`: dry-run the code of every execute_code call (--codemode-dry-run)."""
     parsed = parse_output(generation.output, generation.server_tool_calls)
-    score = score_case(case, suite.catalog, generation, parsed)
+    runs = None
+    if sandbox is not None:  # a failed or timed-out generation is scored without running
+        runs = (
+            {}
+            if generation.finish in ("error", "timeout")
+            else dry_run_calls(parsed, suite, sandbox)
+        )
+    score = score_case(case, suite.catalog, generation, parsed, runs)
     return CaseResult(
         id=case.id,
         category=case.category,
@@ -85,12 +105,42 @@ def result_from_generation(
         think=parsed.think,
         error=generation.error,
         server_tool_calls=tuple(generation.server_tool_calls),
+        dry_run=None if runs is None else tuple(run.to_dict() for run in runs.values()),
         repeat=repeat,
     )
 
 
+def dry_run_calls(parsed: Parsed, suite: Suite, sandbox: Sandbox) -> dict[str, DryRun]:
+    """The dry run of each distinct piece of code the output passes to execute_code and that
+    Python parses (code that does not parse is scored `malformed` without running)."""
+    runs: dict[str, DryRun] = {}
+    for code in wrapped_code(parsed, suite.catalog):
+        if code not in runs and not analyse_code(code).syntax_error:
+            runs[code] = sandbox.run(code, suite.catalog, suite_workspace(suite))
+    return runs
+
+
+def wrapped_code(parsed: Parsed, catalog: Catalog) -> list[str]:
+    return [
+        code
+        for call in parsed.calls
+        if call.name == catalog.wrapper.name and call.complete and not call.problem
+        if isinstance(code := call.arguments.get(catalog.code_parameter), str) and code.strip()
+    ]
+
+
+def suite_workspace(suite: Suite) -> Path:
+    """The fixture workspace the fakes answer from: `workspace/` beside suite.toml."""
+    return suite.path.parent / "workspace"
+
+
 def evaluate_case(
-    case: Case, suite: Suite, backend: Backend, budgets: Budgets, repeat: int = 0
+    case: Case,
+    suite: Suite,
+    backend: Backend,
+    budgets: Budgets,
+    sandbox: Sandbox | None = None,
+    repeat: int = 0,
 ) -> CaseResult:
     generation = generate_safely(backend, build_request(case, suite, budgets, repeat))
-    return result_from_generation(case, suite, generation, repeat)
+    return result_from_generation(case, suite, generation, sandbox, repeat)

@@ -67,6 +67,12 @@ OPTIONS = (
         "generate every case K times (seeds derived from --codemode-seed); pass^k per case",
         "int",
     ),
+    Option(
+        "codemode_dry_run",
+        "run the code of every execute_code call in the pydantic-monty sandbox and score the "
+        "tool calls it really makes",
+        "bool",
+    ),
     Option("codemode_time_budget", "seconds per case, overrides the suite (default 13.5)", "float"),
     Option("codemode_max_tokens", "generated tokens per case, overrides the suite", "int"),
     Option("codemode_model", "model directory or hub id for --codemode-backend=mlx", "string"),
@@ -100,6 +106,7 @@ class CodemodeOptions:
     baseline: Path | None = None
     fail_on_regression: bool = False
     repeats: int = 1
+    dry_run: bool = False
     time_budget: float | None = None
     max_tokens: int | None = None
     model: str | None = None

@@ -7,17 +7,21 @@
      limit, a timeout, a failed generation.
 Chains score (expected tools called in order / expected tools) x format (1.0 wrapped, 0.5 direct).
 A right tool whose arguments do not bind or miss a pin gets half of what it would have had.
+With a dry run (`runs`, by code) the calls the code really made are scored instead of the ones
+read from its text, and code that raised scores 0.0 (`runtime_error`); code the sandbox cannot
+run is read statically, with a note saying so.
 """
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from pytest_codemode_eval.arguments import check_arguments
 from pytest_codemode_eval.catalog import Catalog
 from pytest_codemode_eval.code_calls import analyse_code
+from pytest_codemode_eval.dry_run.trace import DryRun, RunStatus
 from pytest_codemode_eval.generation import Generation
 from pytest_codemode_eval.parse import Parsed
 from pytest_codemode_eval.suite import Case
@@ -34,6 +38,7 @@ class Verdict(enum.StrEnum):
     TRUNCATED = "truncated"
     TIMEOUT = "timeout"
     ERROR = "error"
+    RUNTIME_ERROR = "runtime_error"  # the dry run of the code raised
 
 
 @dataclass(frozen=True)
@@ -66,9 +71,16 @@ class _Unscorable(Exception):
         self.score = score
 
 
-def score_case(case: Case, catalog: Catalog, generation: Generation, parsed: Parsed) -> Score:
-    score = _score_case(case, catalog, generation, parsed)
-    note = score.note
+def score_case(
+    case: Case,
+    catalog: Catalog,
+    generation: Generation,
+    parsed: Parsed,
+    runs: Mapping[str, DryRun] | None = None,
+) -> Score:
+    """`runs`: the dry run of each execute_code call's code, keyed by the code."""
+    score = _score_case(case, catalog, generation, parsed, runs or {})
+    note = score.note + _static_fallback_note(score, runs or {})
     if any(call.syntax == "openai" for call in parsed.calls):
         note += " (server-parsed call)"  # the raw text had no call; the server's parse was used
     return replace(score, note=one_line(note))
@@ -80,7 +92,25 @@ def one_line(note: str, limit: int = 300) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
-def _score_case(case: Case, catalog: Catalog, generation: Generation, parsed: Parsed) -> Score:
+def _static_fallback_note(score: Score, runs: Mapping[str, DryRun]) -> str:
+    """Say when a dry run could not judge the code, so the static reading was scored."""
+    if score.verdict is Verdict.RUNTIME_ERROR:
+        return ""
+    for run in runs.values():
+        if run.status is RunStatus.UNSUPPORTED:
+            return f" (dry run: not supported by the sandbox, {run.error_line}; scored statically)"
+        if run.status is RunStatus.CRASHED:
+            return f" (dry run: {run.error or 'sandbox failed'}; scored statically)"
+    return ""
+
+
+def _score_case(
+    case: Case,
+    catalog: Catalog,
+    generation: Generation,
+    parsed: Parsed,
+    runs: Mapping[str, DryRun],
+) -> Score:
     if generation.finish == "error":
         return Score(
             0.0, Verdict.ERROR, f"Generation failed: {generation.error or 'unknown error'}"
@@ -89,14 +119,17 @@ def _score_case(case: Case, catalog: Catalog, generation: Generation, parsed: Pa
         called = tuple(call.name for call in parsed.calls if call.name)
         return Score(0.0, Verdict.TIMEOUT, _timeout_note(parsed, generation), called)
     try:
-        invocations = collect_invocations(parsed, catalog, generation)
+        invocations = collect_invocations(parsed, catalog, generation, runs)
     except _Unscorable as stop:
         return stop.score
     return _score_invocations(case, catalog, invocations)
 
 
 def collect_invocations(
-    parsed: Parsed, catalog: Catalog, generation: Generation
+    parsed: Parsed,
+    catalog: Catalog,
+    generation: Generation,
+    runs: Mapping[str, DryRun] | None = None,
 ) -> list[Invocation]:
     if not parsed.calls:
         raise _Unscorable(_prose_score(parsed, generation))
@@ -113,7 +146,7 @@ def collect_invocations(
             raise _Unscorable(Score(0.0, Verdict.MALFORMED, f"Malformed tool call: {call.problem}"))
         if call.name == catalog.wrapper.name:
             invocations.extend(
-                _code_invocations(call.arguments.get(catalog.code_parameter), catalog)
+                _code_invocations(call.arguments.get(catalog.code_parameter), catalog, runs or {})
             )
         elif call.name in catalog.tools:
             invocations.append(Invocation(call.name, (), dict(call.arguments), wrapped=False))
@@ -125,7 +158,9 @@ def collect_invocations(
     return invocations
 
 
-def _code_invocations(code: object, catalog: Catalog) -> list[Invocation]:
+def _code_invocations(
+    code: object, catalog: Catalog, runs: Mapping[str, DryRun]
+) -> list[Invocation]:
     if not isinstance(code, str) or not code.strip():
         message = f"{catalog.wrapper.name} without a {catalog.code_parameter} argument"
         raise _Unscorable(Score(0.0, Verdict.MALFORMED, message))
@@ -133,10 +168,27 @@ def _code_invocations(code: object, catalog: Catalog) -> list[Invocation]:
     if analysis.syntax_error:
         note = f"{catalog.wrapper.name} code does not parse ({analysis.syntax_error})"
         raise _Unscorable(Score(0.0, Verdict.MALFORMED, note))
+    run = runs.get(code)
+    if run is not None and run.status in (RunStatus.COMPLETED, RunStatus.RAISED):
+        return _run_invocations(run, catalog)
     return [
         Invocation(call.name, call.args, dict(call.kwargs), wrapped=True, starred=call.starred)
         for call in analysis.calls
         if call.name in catalog.tools
+    ]
+
+
+def _run_invocations(run: DryRun, catalog: Catalog) -> list[Invocation]:
+    """The calls the dry run recorded, with the values bound at run time."""
+    called = tuple(call.tool for call in run.calls)
+    if run.status is RunStatus.RAISED:
+        raise _Unscorable(
+            Score(0.0, Verdict.RUNTIME_ERROR, f"Runtime error: {run.error_line}", called)
+        )
+    return [
+        Invocation(call.tool, call.args, dict(call.kwargs), wrapped=True)
+        for call in run.calls
+        if call.tool in catalog.tools
     ]
 
 

@@ -17,6 +17,7 @@ from typing import Any, Protocol, runtime_checkable
 import pytest
 
 from pytest_codemode_eval.aggregate import CaseResult
+from pytest_codemode_eval.dry_run.sandbox import Sandbox
 from pytest_codemode_eval.evaluate import (
     Budgets,
     build_request,
@@ -58,6 +59,8 @@ class CaseRunner:
         self._streamed: list[SampleKey] = []  # the open stream's samples, by request index
         self._batching_failed: str | None = None
         self._model_identity: dict[str, Any] | None = None
+        # One sandbox pool per process, started by the first dry run, closed with the runner.
+        self.sandbox = Sandbox() if options.dry_run else None
 
     @property
     def backend(self) -> Backend:
@@ -97,7 +100,7 @@ class CaseRunner:
         if generation is None:  # no stream, or it failed before reaching this case
             request = build_request(case, suite, self.budgets, repeat)
             generation = generate_safely(self.backend, request)
-        return result_from_generation(case, suite, generation, repeat)
+        return result_from_generation(case, suite, generation, self.sandbox, repeat)
 
     def _take(self, key: SampleKey) -> Generation | None:
         """This case's output, pulling the open stream until it is there."""
@@ -179,6 +182,8 @@ class CaseRunner:
 
     def close(self) -> None:
         self._close_stream()
+        if self.sandbox is not None:
+            self.sandbox.close()
         if self._backend is not None:
             self._backend.close()
             self._backend = None

@@ -21,9 +21,9 @@ from codemode_trainer.contamination import PromptIndex
 from codemode_trainer.episodes import EpisodeMaker
 from codemode_trainer.rows import Row, write_jsonl
 from codemode_trainer.templates import CLAUSE, SINGLE
-from codemode_trainer.workspace_facts import WorkspaceFacts, scan_workspace
 from pytest_codemode_eval.catalog import Catalog
 from pytest_codemode_eval.prompt import renderer_fingerprint
+from pytest_codemode_eval.workspace_facts import WorkspaceFacts, scan_workspace
 
 #: Share of episodes per kind. Answered and follow-up episodes give two rows each.
 MIX: dict[str, float] = {

@@ -36,10 +36,10 @@ from codemode_trainer.tool_code import (
     run_code,
     step_source,
 )
-from codemode_trainer.tool_results import FakeTools
-from codemode_trainer.workspace_facts import WorkspaceFacts
 from pytest_codemode_eval.catalog import Catalog, annotation_text
+from pytest_codemode_eval.dry_run.fake_tools import FakeTools
 from pytest_codemode_eval.prompt import offered_tools, render_system_prompt
+from pytest_codemode_eval.workspace_facts import WorkspaceFacts
 
 #: Tools a chain can apply to the file an earlier locate step found.
 AFTER_LOCATE = frozenset(FILE_PARAMETER) - {

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from codemode_trainer.workspace_facts import Definition, Occurrence, WorkspaceFacts
+from pytest_codemode_eval.workspace_facts import Definition, Occurrence, WorkspaceFacts
 
 
 @dataclass(frozen=True)

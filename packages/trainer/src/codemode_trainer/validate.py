@@ -5,6 +5,10 @@ training or trains something other than what the eval asks (unreadable rows, unk
 code that does not parse, a system prompt or tool schema other than the eval's); warnings are
 legal but costly choices (calls typed as text, direct calls that score 0.5, call turns that
 mlx-lm's ``mask_prompt`` never trains, result attributes the catalog's types do not have).
+
+Every row's code is also dry-run (the eval's sandbox, with the same typed tool results): code
+that raises when run (a result field the tool does not return, an undefined name, arguments the
+signature rejects) is a ``runtime-error``. Code the sandbox cannot run is checked statically.
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ from codemode_trainer.rows import (
     uncovered_call_turns,
 )
 from pytest_codemode_eval.catalog import Catalog
+from pytest_codemode_eval.dry_run.sandbox import Sandbox
+from pytest_codemode_eval.dry_run.trace import RunStatus
 from pytest_codemode_eval.parse import TOOL_CALL_OPEN, ToolCall, parse_output
 from pytest_codemode_eval.prompt import offered_tools, render_system_prompt
 
@@ -34,7 +40,8 @@ KINDS: dict[str, Severity] = {
     "tools-mismatch": "error", "unknown-tool": "error", "unknown-code-call": "error",
     "code-syntax-error": "error", "malformed-call": "error", "text-tool-call": "warning",
     "direct-call": "warning", "bad-arguments": "warning", "no-tool-in-code": "warning",
-    "call-not-last": "warning", "result-attribute": "warning",
+    "call-not-last": "warning", "result-attribute": "warning", "runtime-error": "error",
+    "not-dry-run": "warning",
 }  # fmt: skip
 
 
@@ -52,9 +59,12 @@ class Finding:
         return KINDS[self.kind]
 
 
-def validate_dataset(path: Path, catalog: Catalog) -> list[Finding]:
-    """Every finding in the file, in row order."""
-    checker = _RowChecker(catalog)
+def validate_dataset(
+    path: Path, catalog: Catalog, sandbox: Sandbox | None = None, workspace: Path | None = None
+) -> list[Finding]:
+    """Every finding in the file, in row order; with a sandbox, every row's code is dry-run with
+    tool results from ``workspace``."""
+    checker = _RowChecker(catalog, sandbox, workspace)
     lines = list(read_jsonl(path))
     rows = [line.row for line in lines if line.row is not None]
     uncovered = iter(uncovered_call_turns(rows))
@@ -68,8 +78,11 @@ def validate_dataset(path: Path, catalog: Catalog) -> list[Finding]:
 
 
 class _RowChecker:
-    def __init__(self, catalog: Catalog) -> None:
+    def __init__(
+        self, catalog: Catalog, sandbox: Sandbox | None = None, workspace: Path | None = None
+    ) -> None:
         self.catalog = catalog
+        self.sandbox, self.workspace = sandbox, workspace
         self.system = render_system_prompt(catalog)
         self.tools = offered_tools(catalog)
         self._diffs: dict[str, str] = {}
@@ -199,7 +212,9 @@ class _RowChecker:
             Finding(number, "bad-arguments", f"{where}: {problem}")
             for problem in report.bad_arguments
         ]
-        if report.result_attributes:
+        ran, dry_found = self._dry_run(number, where, code)
+        found += dry_found
+        if report.result_attributes and not ran:  # the dry run sees these exactly
             found.append(
                 Finding(
                     number,
@@ -208,6 +223,23 @@ class _RowChecker:
                 )
             )
         return found
+
+    def _dry_run(self, number: int, where: str, code: str) -> tuple[bool, list[Finding]]:
+        if self.sandbox is None:
+            return False, []
+        return _dry_run_findings(self.sandbox, number, where, code, self.catalog, self.workspace)
+
+
+def _dry_run_findings(
+    sandbox: Sandbox, number: int, where: str, code: str, catalog: Catalog, workspace: Path | None
+) -> tuple[bool, list[Finding]]:
+    """(whether the code really ran, its findings)."""
+    run = sandbox.run(code, catalog, workspace)
+    if run.status is RunStatus.COMPLETED:
+        return True, []
+    if run.status is RunStatus.RAISED:
+        return True, [Finding(number, "runtime-error", f"{where}: raises {run.error_line}")]
+    return False, [Finding(number, "not-dry-run", f"{where}: {run.error_line}; checked statically")]
 
 
 def render_findings(findings: list[Finding], examples: int = 3) -> str:
@@ -223,7 +255,8 @@ def validation_summary(path: Path, suite_path: Path) -> tuple[str, int]:
     catalog = load_suite(suite_path).catalog
     if not path.is_file():
         raise ValueError(f"{path}: file not found")
-    findings = validate_dataset(path, catalog)
+    with Sandbox() as sandbox:
+        findings = validate_dataset(path, catalog, sandbox, suite_path.parent / "workspace")
     rows = sum(1 for _ in read_jsonl(path))
     errors = sum(1 for finding in findings if finding.severity == "error")
     counts = count_tool_calls((row for _, row in load_rows(path)), catalog)

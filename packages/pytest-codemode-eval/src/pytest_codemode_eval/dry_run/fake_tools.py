@@ -1,9 +1,11 @@
-"""Plausible tool results for multi-turn examples, grounded in the workspace, and the prose an
-assistant would answer with after seeing them.
+"""Plausible tool results grounded in the fixture workspace: one home for the trainer's
+multi-turn examples and the eval's dry run.
 
 Results come from the workspace where they can (file text, real definitions and references), so
 a tool response never contradicts the files the prompts name. Every stub takes the catalog's
 keyword arguments and is called by the example's own code, so responses match what it prints.
+With ``always_found`` (the dry run) no lookup comes back empty: code that reads the fields of a
+diagnostic or a location inside a loop must really read them to be judged.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import random
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from codemode_trainer.workspace_facts import WorkspaceFacts
+from pytest_codemode_eval.workspace_facts import WorkspaceFacts
 
 Stub = Callable[..., Any]
 
@@ -60,8 +62,14 @@ SHELL = {
 class FakeTools:
     """Stub implementations of the catalog tools over the workspace facts, seeded."""
 
-    def __init__(self, facts: WorkspaceFacts, rng: random.Random) -> None:
-        self.facts, self.rng = facts, rng
+    def __init__(
+        self, facts: WorkspaceFacts, rng: random.Random, always_found: bool = False
+    ) -> None:
+        self.facts, self.rng, self.always_found = facts, rng, always_found
+
+    def _empty(self, chance: float) -> bool:
+        """Whether this answer is the empty one (never in the dry run)."""
+        return not self.always_found and self.rng.random() < chance
 
     def stubs(self, tools: Mapping[str, object]) -> dict[str, Stub]:
         """One callable per catalog tool; tools without a fake answer with a short string."""
@@ -97,7 +105,7 @@ class FakeTools:
         return SHELL.get(line, f"$ {line}\n(exit 0)")
 
     def _diagnostics(self, path: str, codes: tuple[tuple[str, str], ...]) -> list[dict[str, Any]]:
-        if self.rng.random() < 0.4:
+        if self._empty(0.4):
             return []
         found = []
         for _ in range(self.rng.randint(1, 3)):
@@ -122,16 +130,19 @@ class FakeTools:
         return {"file": file, "line": line, "column": column}
 
     def goto_definition(self, file_path: str, line: int, column: int, symbol: str) -> list[Any]:
-        return [
+        found = [
             self._location(d.file, d.line, d.column)
             for d in self.facts.public_definitions
             if d.name == symbol
         ][:1]
+        return found or self._fallback_location(file_path, line, column)
 
     def find_references(self, file_path: str, line: int, column: int, symbol: str) -> list[Any]:
-        return [self._location(o.file, o.line, o.column) for o in self.facts.occurrences(symbol)][
-            :8
-        ]
+        found = [self._location(o.file, o.line, o.column) for o in self.facts.occurrences(symbol)]
+        return found[:8] or self._fallback_location(file_path, line, column)
+
+    def _fallback_location(self, file: str, line: int, column: int) -> list[Any]:
+        return [self._location(file, line, column)] if self.always_found else []
 
     def hover(self, file_path: str, line: int, column: int, symbol: str) -> str:
         for d in self.facts.public_definitions:
@@ -203,7 +214,7 @@ class FakeTools:
             raise AttributeError(name)
 
         def check(file_path: str) -> dict[str, Any]:
-            if self.rng.random() < 0.5:
+            if self._empty(0.5):
                 return {"ok": True, "issues": []}
             line = self.rng.randint(1, max(1, len(self._lines(file_path))))
             issue = {"file": file_path, "line": line, "code": name, "message": CHECKS[name]}
