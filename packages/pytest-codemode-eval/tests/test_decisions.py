@@ -77,6 +77,22 @@ def test_phase40_replay_prints_an_interval_on_every_row(real: pytest.Pytester) -
     assert "18.5% [8.2–36.7]" in table[0]
 
 
+def test_the_report_links_its_pictures_and_shows_the_confusion_matrix(
+    real: pytest.Pytester,
+) -> None:
+    real.runpytest(*REAL, "--codemode-report=out/report.md", "--codemode-results=out/r.json")
+    markdown = (real.path / "out/report.md").read_text(encoding="utf-8")
+    for name in ("report-categories.png", "report-confusion.png"):
+        assert (real.path / "out" / name).read_bytes().startswith(b"\x89PNG")
+        assert f"]({name})" in markdown
+    assert "| document_symbols |" in markdown  # lsp-04 called workspace_symbols instead
+    confusion = json.loads((real.path / "out/r.json").read_text("utf-8"))["confusion"]
+    row = confusion["rows"].index("document_symbols")
+    column = confusion["columns"].index("workspace_symbols")
+    assert confusion["counts"][row][column] == 1
+    assert confusion["chains"] == {"prose": 1}
+
+
 def test_interval_gate_fails_with_a_line_for_each_category_that_is_not_pass(
     real: pytest.Pytester,
 ) -> None:

@@ -49,6 +49,7 @@ class CaseResult:
     error: str | None = None
     server_tool_calls: tuple[Mapping[str, Any], ...] = ()  # OpenAI calls a server parsed itself
     repeat: int = 0  # which of --codemode-repeats this sample is (0-based)
+    expected: tuple[str, ...] = ()  # the case's expected tools, in order (none: no tool is right)
     # With --codemode-dry-run: each execute_code call's run (calls with arguments, stdout, error)
     dry_run: tuple[Mapping[str, Any], ...] | None = None
 
@@ -77,6 +78,7 @@ class CaseResult:
             "error": self.error,
             "server_tool_calls": [dict(call) for call in self.server_tool_calls],
             "repeat": self.repeat,
+            "expected": list(self.expected),
             "dry_run": None if self.dry_run is None else [dict(run) for run in self.dry_run],
         }
 
@@ -86,6 +88,7 @@ class CaseResult:
         fields = {key: value for key, value in data.items() if key in known}
         fields["verdict"] = Verdict(fields["verdict"])
         fields["tools_called"] = tuple(fields.get("tools_called", ()))
+        fields["expected"] = tuple(fields.get("expected", ()))
         fields["server_tool_calls"] = tuple(fields.get("server_tool_calls", ()))
         if fields.get("dry_run") is not None:
             fields["dry_run"] = tuple(fields["dry_run"])

@@ -99,6 +99,7 @@ def result_from_generation(
         seconds=round(generation.seconds, 3),
         finish=generation.finish,
         tools_called=score.tools_called,
+        expected=case.expected,
         prompt_tokens=generation.prompt_tokens,
         generated_tokens=generation.generated_tokens,
         output=generation.output,

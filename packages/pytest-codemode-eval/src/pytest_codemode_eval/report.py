@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from pytest_codemode_eval.aggregate import CaseStats, CategorySummary, Summary
+from pytest_codemode_eval.confusion import confusion_matrix, render_confusion_markdown
 from pytest_codemode_eval.gate import gate_exit_status, gate_misses, interval_misses
 
 QUERY_WIDTH = 48
@@ -71,6 +72,9 @@ def render_markdown(summary: Summary, extra_sections: Sequence[str] = ()) -> str
         render_case_table(summary),
         render_distribution(summary),
     ]
+    confusion = confusion_matrix(summary.cases)
+    if not confusion.empty:
+        parts.append(render_confusion_markdown(confusion))
     parts += list(extra_sections)
     return "\n\n".join(parts) + "\n"
 
@@ -317,6 +321,7 @@ def results_document(summary: Summary) -> dict[str, Any]:
         "repeats": summary.repeats,
         "cases": [case.to_dict() for case in summary.cases],
         "per_case": [stats.to_dict() for stats in summary.case_stats],
+        "confusion": confusion_matrix(summary.cases).to_dict(),
         "missing": list(summary.missing),
         "gate": {
             "passed": not misses and not summary.missing,

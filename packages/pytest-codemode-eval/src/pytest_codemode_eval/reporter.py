@@ -27,6 +27,7 @@ from pytest_codemode_eval.compare_report import (
     render_comparison_markdown,
     render_comparison_terminal,
 )
+from pytest_codemode_eval.confusion import confusion_matrix
 from pytest_codemode_eval.errors import SuiteError
 from pytest_codemode_eval.gate import (
     EXIT_GATE_MISSED,
@@ -36,6 +37,12 @@ from pytest_codemode_eval.gate import (
     gate_lines,
 )
 from pytest_codemode_eval.options import CodemodeOptions
+from pytest_codemode_eval.pictures import (
+    draw_categories,
+    draw_confusion,
+    picture_paths,
+    render_picture_links,
+)
 from pytest_codemode_eval.report import render_markdown, render_terminal, results_document
 from pytest_codemode_eval.targets import Targets, find_targets, load_targets
 
@@ -144,6 +151,10 @@ class EvalReporter:
         sections = []
         if self.comparison is not None:
             sections.append(render_comparison_markdown(self.comparison))
+        if self.options.report:
+            sections.append(
+                render_picture_links(_draw_pictures_beside(summary, self.options.report))
+            )
         markdown = render_markdown(summary, sections)
         if self.options.report:
             _write(self.options.report, markdown)
@@ -158,6 +169,17 @@ class EvalReporter:
         step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
         if step_summary:
             _append(Path(step_summary), markdown)
+
+
+def _draw_pictures_beside(summary: Summary, report: Path) -> dict[str, Path]:
+    paths = picture_paths(report)
+    report.parent.mkdir(parents=True, exist_ok=True)
+    drawn = {}
+    if draw_categories(summary, paths["categories"]):
+        drawn["categories"] = paths["categories"]
+    if draw_confusion(confusion_matrix(summary.cases), paths["confusion"]):
+        drawn["confusion"] = paths["confusion"]
+    return drawn
 
 
 def load_baseline(path: Path | None) -> RunResults | None:
