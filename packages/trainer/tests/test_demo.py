@@ -66,6 +66,15 @@ def test_short_demo_writes_everything_into_one_folder(
     assert "## Pre-Registered Success Criteria vs Actual" in report
     assert "## Training Metrics" in report
     assert "| untrained base | 0.0% |" in report
+    # untrained vs trained as a paired comparison: flips, McNemar p and a verdict
+    assert "## Paired comparison with a baseline run" in report
+    assert trained["comparison"]["overall"]["n"] == 27
+    assert trained["comparison"]["overall"]["verdict"] in {
+        "better", "worse", "no_detectable_difference"
+    }  # fmt: skip
+    assert "McNemar p = " in report
+    assert trained["identity"]["model"]["settings"] is not None
+    assert all(case["dry_run"] is not None for case in trained["cases"])  # dry-run on
     printed = out.getvalue()
     assert "untrained base model: 0.0% overall" in printed
     assert "all checks passed" in printed  # preflight ran before training

@@ -155,9 +155,13 @@ def run_demo(
         progress=out, command="codemode-train demo",
     )  # fmt: skip
     say(f"evaluating the trained {config.quantize.bits}-bit model")
-    trained_score = evaluate(run.quantized, suite_path, demo.eval("trained"), out, quiet=False)
+    base_results = demo.eval("base") / "results.json"
+    trained_score = evaluate(
+        run.quantized, suite_path, demo.eval("trained"), out, quiet=False, baseline=base_results
+    )
     metrics_md = render_metrics_markdown(metrics) if metrics else ""
-    comparison = _comparison(base_score, trained_score, config.quantize.bits)
+    paired = _paired(demo.eval("trained") / "results.json")
+    comparison = _comparison(base_score, trained_score, config.quantize.bits, paired)
     report = (demo.eval("trained") / "report.md").read_text(encoding="utf-8")
     demo.report.write_text(
         report + "\n## Training Metrics\n\n" + metrics_md + "\n" + comparison + "\n",
@@ -182,8 +186,17 @@ def minimal_suite(source: Path, dest: Path) -> Path:
     return dest
 
 
-def evaluate(model: Path, suite_path: Path, out_dir: Path, out: TextIO, *, quiet: bool) -> float:
-    """`pytest SUITE --codemode-backend=mlx` in a subprocess, as a user would run it.
+def evaluate(
+    model: Path,
+    suite_path: Path,
+    out_dir: Path,
+    out: TextIO,
+    *,
+    quiet: bool,
+    baseline: Path | None = None,
+) -> float:
+    """`pytest SUITE --codemode-backend=mlx --codemode-dry-run` in a subprocess, as a user would
+    run it; with `baseline` (an earlier results file) the run compares itself case by case.
 
     It runs from the suite's parent folder, so every path is made absolute first (a relative
     `--run runs/x` is what `nox -s demo` passes)."""
@@ -194,8 +207,10 @@ def evaluate(model: Path, suite_path: Path, out_dir: Path, out: TextIO, *, quiet
         sys.executable, "-m", "pytest", str(suite_path.parent), "-p", "no:cacheprovider",
         "--override-ini=addopts=", "--codemode-backend=mlx", f"--codemode-model={model}",
         f"--codemode-results={results}", f"--codemode-report={out_dir / 'report.md'}",
-        "--codemode-gate", "-q", "--no-header",
+        "--codemode-gate", "--codemode-dry-run", "-q", "--no-header",
     ]  # fmt: skip
+    if baseline is not None:
+        command.append(f"--codemode-baseline={baseline.absolute()}")
     done = subprocess.run(
         command, cwd=suite_path.parent.parent, capture_output=quiet, text=True, check=False
     )
@@ -219,14 +234,33 @@ def _preflight(model: Path, data: Path, suite_path: Path, config: TrainConfig, s
         raise PipelineError("preflight failed; see the problems above")
 
 
-def _comparison(base: float, trained: float, bits: int) -> str:
+def _paired(results: Path) -> dict[str, Any] | None:
+    """The paired comparison the trained run made against the untrained base's results."""
+    document = json.loads(results.read_text(encoding="utf-8"))
+    comparison = document.get("comparison")
+    return comparison if isinstance(comparison, dict) else None
+
+
+def _comparison(base: float, trained: float, bits: int, paired: dict[str, Any] | None) -> str:
     verdict = "learned" if trained > base else "did NOT learn"
-    return (
+    text = (
         "## Untrained vs trained\n\n"
         "| Model | Overall |\n|-------|---------|\n"
         f"| untrained base | {base * 100:.1f}% |\n"
         f"| trained, fused, {bits}-bit | {trained * 100:.1f}% |\n\n"
         f"The model {verdict}: {base * 100:.1f}% → {trained * 100:.1f}%."
+    )
+    if paired is None:
+        return text
+    overall = paired["overall"]
+    low, high = overall["ci95"]
+    flips = paired["flips"]
+    improved = sum(1 for flip in flips if flip["direction"] == "improved")
+    return text + (
+        f" Paired, case by case over {overall['n']} cases: {improved} improved, "
+        f"{len(flips) - improved} regressed; Δ {overall['delta'] * 100:+.1f} points "
+        f"[{low * 100:+.1f}, {high * 100:+.1f}], McNemar p = {overall['mcnemar_p']:.3g}, "
+        f"verdict: **{overall['verdict']}** (the flips are in the report above)."
     )
 
 
