@@ -70,3 +70,30 @@ def test_missing_model_folder_stops_before_any_case(
     )
     assert outcome.ret == pytest.ExitCode.USAGE_ERROR
     outcome.stderr.fnmatch_lines(["ERROR: --codemode-model: model folder not found: *absent"])
+
+
+def samples(document: dict[str, Any]) -> dict[tuple[str, int], str]:
+    return {(case["id"], case["repeat"]): case["output"] for case in document["cases"]}
+
+
+@pytest.mark.slow
+def test_sampled_repeats_are_reproducible_from_the_seed_and_equal_under_xdist(
+    evalsuite_copy: pytest.Pytester, sharp_model_dir: Path
+) -> None:
+    sampled = ("--codemode-temperature=0.7", "--codemode-seed=5", "--codemode-repeats=3")
+    first = run_eval(evalsuite_copy, sharp_model_dir, "first", *sampled, "-m", "git or cst")
+    again = run_eval(evalsuite_copy, sharp_model_dir, "again", *sampled, "-m", "git or cst")
+    workers = run_eval(evalsuite_copy, sharp_model_dir, "xdist", *sampled, "-m", "git or cst",
+                       "-n", "2")  # fmt: skip
+    assert len(first["cases"]) == 6 * 3
+    assert samples(again) == samples(first)
+    assert samples(workers) == samples(first)
+    # the repeats are real draws: at 0.7 a case's three samples are not all the same text
+    by_case: dict[str, set[str]] = {}
+    for (case_id, _), output in samples(first).items():
+        by_case.setdefault(case_id, set()).add(output)
+    assert any(len(texts) > 1 for texts in by_case.values())
+    reseeded = (sampled[0], "--codemode-seed=6", sampled[2], "-m", "git or cst")
+    other_seed = run_eval(evalsuite_copy, sharp_model_dir, "seed6", *reseeded)
+    assert samples(other_seed) != samples(first)
+    assert first["per_case"][0]["pass_hat_k"].keys() == {"1", "2", "3"}
