@@ -12,6 +12,11 @@ from pytest_codemode_eval.suite import Case, Suite, load_suite
 
 SUITE_PATH = Path(__file__).resolve().parents[3] / "evalsuite" / "suite.toml"
 
+# pytester's in-process runs drop the modules they imported afterwards; matplotlib's compiled
+# parts cannot be imported a second time, so the report's pictures would vanish from the second
+# run on. Imported here, it stays (a real pytest process imports it once).
+pytest.importorskip("matplotlib.pyplot")
+
 
 @pytest.fixture(scope="session")
 def suite() -> Suite:

@@ -164,21 +164,39 @@ class CategorySummary:
     samples: int = 0
     pass_hat_k: float | None = None  # mean over cases of pass^K, with K repeats (K > 1)
     format_adherence: float | None = None  # share of samples holding a parseable call
+    suite_n: int | None = None  # the suite's cases in this category (None: not known)
+
+    @property
+    def evaluated(self) -> bool:
+        """Judged only when every case of the category (every case, for overall) gave a
+        result: a partial run (`-k`, `-m`, a crash) must not pass or fail a category."""
+        return self.suite_n is None or self.n >= self.suite_n
+
+    @property
+    def judged(self) -> bool:
+        return self.target is not None and self.evaluated
 
     @property
     def passed(self) -> bool | None:
         """The point rule the users registered their targets under (`--codemode-gate`)."""
-        if self.target is None:
+        if not self.judged:
             return None
+        assert self.target is not None
         return meets(self.score, self.target)
 
     @property
     def decision(self) -> Decision | None:
-        return None if self.target is None else decide(self.ci95, self.target)
+        if not self.judged:
+            return None
+        assert self.target is not None
+        return decide(self.ci95, self.target)
 
     @property
     def cases_needed(self) -> int | None:
-        return None if self.target is None else cases_needed(self.score, self.target)
+        if not self.judged:
+            return None
+        assert self.target is not None
+        return cases_needed(self.score, self.target)
 
     @property
     def supported(self) -> bool:
@@ -206,6 +224,11 @@ class Summary:
     def repeats(self) -> int:
         return max((c.repeats for c in self.case_stats), default=1)
 
+    @property
+    def not_evaluated(self) -> tuple[CategorySummary, ...]:
+        """Rows with a target that a partial run could not judge."""
+        return tuple(row for row in self.rows if row.target is not None and not row.evaluated)
+
     def distribution(self) -> dict[float, int]:
         counts: dict[float, int] = {}
         for case in self.cases:
@@ -229,18 +252,26 @@ def summarize(
     targets: Targets,
     case_order: Sequence[str] = (),
     identity: Mapping[str, Any] | None = None,
+    suite_cases: Mapping[str, str] | None = None,
 ) -> Summary:
-    """Per-category and overall means over distinct cases; categories without results left out."""
+    """Per-category and overall means over distinct cases; categories without results left out.
+
+    `suite_cases` (every case id of the suite -> its category) says which rows are complete."""
     position = {case_id: i for i, case_id in enumerate(case_order)}
     ordered = sorted(results, key=lambda r: (position.get(r.id, len(position)), r.id, r.repeat))
     stats = _case_stats(ordered)
     baseline = targets.baseline.scores if targets.baseline else {}
+    sizes: dict[str, int] | None = None
+    if suite_cases is not None:
+        sizes = {OVERALL: len(suite_cases)}
+        for category in suite_cases.values():
+            sizes[category] = sizes.get(category, 0) + 1
     rows = []
     for category in categories:
         members = [c for c in stats if c.category == category]
         if members:
-            rows.append(_row(category, members, targets.targets, baseline))
-    overall = _row(OVERALL, stats, targets.targets, baseline)
+            rows.append(_row(category, members, targets.targets, baseline, sizes))
+    overall = _row(OVERALL, stats, targets.targets, baseline, sizes)
     seen = {r.id for r in ordered}
     return Summary(
         categories=tuple(rows),
@@ -268,6 +299,7 @@ def _row(
     stats: Sequence[CaseStats],
     targets: Mapping[str, float],
     baseline: Mapping[str, float],
+    sizes: Mapping[str, int] | None = None,
 ) -> CategorySummary:
     n = len(stats)
     mean = sum(c.score for c in stats) / n if n else 0.0
@@ -284,4 +316,5 @@ def _row(
         samples=len(samples),
         pass_hat_k=sum(c.pass_hat(repeats) for c in stats) / n if n and repeats > 1 else None,
         format_adherence=parseable / len(samples) if samples else None,
+        suite_n=None if sizes is None else sizes.get(name, 0),
     )

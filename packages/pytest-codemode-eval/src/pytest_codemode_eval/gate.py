@@ -65,13 +65,30 @@ def _interval_miss(row: CategorySummary) -> Miss:
     return Miss(row.name, row.score, row.target, row.ci95, row.decision, row.cases_needed)
 
 
+def judged_nothing(summary: Summary) -> bool:
+    """True when no row with a target could be judged (a partial run, or no targets at all
+    for the rows that ran): such a gate must not pass."""
+    with_targets = [row for row in summary.rows if row.target is not None]
+    return bool(with_targets) and not any(row.judged for row in with_targets)
+
+
+def not_evaluated_lines(summary: Summary) -> list[str]:
+    return [
+        f"codemode gate: {row.name} not evaluated: {row.n} of {row.suite_n} cases gave a result"
+        for row in summary.not_evaluated
+    ]
+
+
 def gate_lines(summary: Summary, mode: str) -> list[str]:
     misses = interval_misses(summary) if mode == "interval" else gate_misses(summary)
-    return [miss.line() for miss in misses]
+    lines = [miss.line() for miss in misses]
+    if judged_nothing(summary):
+        lines.append("codemode gate: nothing was judged: no category with a target ran complete")
+    return lines
 
 
 def gate_exit_status(summary: Summary, mode: str = "point") -> int:
-    if summary.missing:
+    if summary.missing or judged_nothing(summary):
         return EXIT_GATE_MISSED
     if mode == "interval":
         decisions = {miss.decision for miss in interval_misses(summary)}

@@ -38,6 +38,8 @@ UNSUPPORTED = "⚠️"
 
 def pass_mark(row: CategorySummary) -> str:
     """The point verdict, flagged when its interval does not back it."""
+    if row.target is not None and not row.evaluated:
+        return "not evaluated"
     mark = {True: "✅", False: "❌", None: "—"}[row.passed]
     return mark if row.supported else f"{mark}{UNSUPPORTED}"
 
@@ -47,6 +49,12 @@ def headline(summary: Summary) -> str:
     target = f" (target ≥{percent(overall.target)})" if overall.target is not None else ""
     if overall.target is None:
         return f"{percent(overall.score)} overall over {overall.n} cases"
+    if not overall.evaluated:
+        judged = [row.name for row in summary.categories if row.judged]
+        return (
+            f"⚠️ PARTIAL RUN — {overall.n} of {overall.suite_n} cases gave a result; overall not "
+            f"evaluated; judged: {', '.join(judged) if judged else 'nothing'}"
+        )
     state = "✅ PASS" if not gate_misses(summary) and not summary.missing else "❌ FAIL"
     return (
         f"{state} — {percent_interval(overall)}{target}; 95 % interval decision: {overall.decision}"
@@ -55,6 +63,11 @@ def headline(summary: Summary) -> str:
 
 def warnings(summary: Summary) -> list[str]:
     found = list(summary.identity.get("warnings", ()))
+    for row in summary.not_evaluated:
+        found.append(
+            f"{row.name} not evaluated: {row.n} of {row.suite_n} cases gave a result "
+            "(a category is judged only when all its cases ran)"
+        )
     if summary.missing:
         found.append(
             f"{len(summary.missing)} case(s) produced no result: {', '.join(summary.missing)}"
@@ -148,7 +161,7 @@ def render_decision_table(summary: Summary) -> str:
             str(row.n),
             percent_interval(row),
             _target(row),
-            row.decision or "—",
+            row.decision or ("not evaluated" if not row.evaluated else "—"),
             _cases_needed(row),
             percent(row.format_adherence),
         ]
@@ -255,8 +268,10 @@ def render_terminal(summary: Summary) -> str:
     rows = [("Category", "n", "Baseline", "Target", "Actual [95% CI]", "Point", "Decision")]
     for row in summary.rows:
         mark = {True: "PASS", False: "FAIL", None: "-"}[row.passed]
+        if row.target is not None and not row.evaluated:
+            mark = f"{row.n}/{row.suite_n} ran"
         target = "-" if row.target is None else f">={percent(row.target)}"
-        decision: str = row.decision or "-"
+        decision: str = row.decision or ("not evaluated" if not row.evaluated else "-")
         if row.decision == "inconclusive" and row.cases_needed is not None:
             decision += f" (~{row.cases_needed} cases)"
         rows.append(
@@ -307,6 +322,8 @@ def results_document(summary: Summary) -> dict[str, Any]:
             "decision": r.decision,
             "cases_needed": r.cases_needed,
             "supported": r.supported,
+            "evaluated": r.evaluated,
+            "suite_n": r.suite_n,
             "samples": r.samples,
             "pass_hat_k": r.pass_hat_k,
             "format_adherence": r.format_adherence,

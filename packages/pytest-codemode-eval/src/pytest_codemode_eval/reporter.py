@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from pytest_codemode_eval.aggregate import CaseResult, Summary, summarize
-from pytest_codemode_eval.backends.replay import record_line
+from pytest_codemode_eval.backends.replay import read_replay, record_line
 from pytest_codemode_eval.compare import (
     Comparison,
     RunResults,
@@ -44,6 +44,7 @@ from pytest_codemode_eval.pictures import (
     render_picture_links,
 )
 from pytest_codemode_eval.report import render_markdown, render_terminal, results_document
+from pytest_codemode_eval.suite import load_suite
 from pytest_codemode_eval.targets import Targets, find_targets, load_targets
 
 CASE_ATTRIBUTE = "codemode_case"
@@ -67,6 +68,9 @@ class EvalReporter:
         self.summary: Summary | None = None
         self.baseline: RunResults | None = load_baseline(options.baseline)
         self.comparison: Comparison | None = None
+        self.failures: dict[str, str] = {}  # case id -> why it gave no result (first line)
+        self.no_result: str | None = None  # why no case at all gave a result
+        self.interrupted = False
         self.started = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
@@ -75,6 +79,8 @@ class EvalReporter:
         if isinstance(case_id, str):
             self.ran.setdefault(case_id, position)
         result = getattr(report, RESULT_ATTRIBUTE, None)
+        if report.failed and not isinstance(result, dict) and isinstance(case_id, str):
+            self.failures.setdefault(case_id, _first_line(report.longreprtext))
         if report.when != "call" or not isinstance(result, dict):
             return
         case = CaseResult.from_dict(result)
@@ -87,6 +93,13 @@ class EvalReporter:
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         if not self.ran:
             return
+        if not self.results:  # say why first: the backend's own error, not a side effect
+            reasons = list(dict.fromkeys(self.failures.values()))
+            self.no_result = reasons[0] if reasons else "every selected case ended without one"
+            if self.options.gating and exitstatus not in _KEEP_EXIT:
+                session.exitstatus = EXIT_GATE_MISSED
+            return
+        self.interrupted = exitstatus == pytest.ExitCode.INTERRUPTED
         self.summary = self._summarize()
         if self.baseline is not None:
             current = results_from_document(results_document(self.summary), "this run")
@@ -104,6 +117,12 @@ class EvalReporter:
             session.exitstatus = combine_exit_statuses(statuses)
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if self.no_result is not None:
+            terminalreporter.write_sep("=", "codemode eval")
+            terminalreporter.write_line(
+                f"codemode eval: no case produced a result: {self.no_result}", red=True
+            )
+            return
         if self.summary is None:
             return
         terminalreporter.write_sep("=", "codemode eval")
@@ -132,10 +151,25 @@ class EvalReporter:
             )
         targets = self._targets(identity)
         warnings += _baseline_warnings(targets, identity)
+        suite_cases = _suite_cases(identity.get("suite_path"))
+        if suite_cases is not None and self.options.backend == "replay" and self.options.replay:
+            warnings += _unknown_replay_ids(self.options.replay, suite_cases)
+        if self.interrupted:
+            not_run = [c for c in suite_cases or {} if c not in self.ran]
+            identity.update(incomplete=True, not_run=not_run)
+            warnings.append(
+                f"INCOMPLETE: the run was interrupted after {len(self.ran)} case(s); "
+                f"{len(not_run)} never ran: {', '.join(not_run) or '—'}"
+            )
         identity.update(started=self.started, warnings=warnings)
         order = [case_id for case_id, _ in sorted(self.ran.items(), key=lambda pair: pair[1])]
         return summarize(
-            [r for _, r in ordered], identity.get("categories", []), targets, order, identity
+            [r for _, r in ordered],
+            identity.get("categories", []),
+            targets,
+            order,
+            identity,
+            suite_cases,
         )
 
     def _targets(self, identity: dict[str, Any]) -> Targets:
@@ -180,6 +214,32 @@ def _draw_pictures_beside(summary: Summary, report: Path) -> dict[str, Path]:
     if draw_confusion(confusion_matrix(summary.cases), paths["confusion"]):
         drawn["confusion"] = paths["confusion"]
     return drawn
+
+
+def _first_line(text: str) -> str:
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return lines[0] if lines else "no result"
+
+
+def _suite_cases(suite_path: Any) -> dict[str, str] | None:
+    """Every case of the suite that was measured (id -> category), so a partial run is seen."""
+    if not isinstance(suite_path, str):
+        return None
+    try:
+        suite = load_suite(Path(suite_path))
+    except SuiteError:
+        return None
+    return {case.id: case.category for case in suite.cases}
+
+
+def _unknown_replay_ids(replay: Path, suite_cases: dict[str, str]) -> list[str]:
+    unknown = [case_id for case_id in read_replay(replay) if case_id not in suite_cases]
+    if not unknown:
+        return []
+    shown = ", ".join(unknown[:10]) + (
+        f" and {len(unknown) - 10} more" if len(unknown) > 10 else ""
+    )
+    return [f"the replay file {replay} has outputs for ids that are not in the suite: {shown}"]
 
 
 def load_baseline(path: Path | None) -> RunResults | None:
