@@ -35,18 +35,29 @@ class CodeAnalysis:
     syntax_error: str | None = None
 
 
-def analyse_code(code: object) -> CodeAnalysis:
-    """Every call by bare name in `code`, in the order Python would make them."""
+MAX_CODE_CHARS = 20_000
+"""Code longer than this is not analysed. A case allows 512-768 tokens (about 3 KB of code); the
+cap keeps a pathological 1 MB output's analysis (a pure-Python AST walk) within milliseconds."""
+
+
+def analyse_code(code: object, max_chars: int = MAX_CODE_CHARS) -> CodeAnalysis:
+    """Every call by bare name in `code`, in the order Python would make them. Never raises."""
     if not isinstance(code, str):
         return CodeAnalysis(syntax_error=f"code is {type(code).__name__}, not a string")
+    if len(code) > max_chars:
+        message = f"too long to analyse: {len(code):,} characters, limit {max_chars:,}"
+        return CodeAnalysis(syntax_error=message)
     try:
         tree = ast.parse(code)
     except SyntaxError as exc:
         return CodeAnalysis(syntax_error=f"line {exc.lineno}: {exc.msg}")
-    except (ValueError, RecursionError, MemoryError) as exc:
+    except (RecursionError, MemoryError):  # CPython's parser: "too complex" / recursion depth
+        return CodeAnalysis(syntax_error="nested too deeply")
+    except ValueError as exc:  # null bytes; lone surrogates (UnicodeEncodeError)
         return CodeAnalysis(syntax_error=f"{type(exc).__name__}: {exc}")
     try:
-        collector = _CallCollector(_constants(tree), _bound_names(tree))
+        stores, shadowed = _names(tree)
+        collector = _CallCollector(_constants(tree, stores), shadowed)
         collector.visit(tree)
     except RecursionError:
         return CodeAnalysis(syntax_error="code is nested too deeply to analyse")
@@ -89,15 +100,24 @@ def literal_value(node: ast.expr) -> Any:
     try:
         return ast.literal_eval(node)
     except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
-        return Unresolved(ast.unparse(node))
+        return Unresolved(expression_source(node))
 
 
-def _constants(tree: ast.Module) -> dict[str, Any]:
+def expression_source(node: ast.expr) -> str:
+    """The expression as Python source, for a note.
+
+    `ast.unparse` raises ValueError on some code that parses: an f-string whose expression part
+    holds a character it must escape (`f"{d['\\u2028']}"`), an int past Python's digit limit.
+    """
+    try:
+        return ast.unparse(node)
+    except ValueError:
+        what = "f-string" if isinstance(node, ast.JoinedStr) else "expression"
+        return f"<{what} on line {node.lineno}>"
+
+
+def _constants(tree: ast.Module, stores: Mapping[str, int]) -> dict[str, Any]:
     """Names bound once, by a top-level literal assignment: `path = "a.py"` or `n: int = 5`."""
-    stores: dict[str, int] = {}
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store | ast.Del):
-            stores[node.id] = stores.get(node.id, 0) + 1
     constants: dict[str, Any] = {}
     for statement in tree.body:
         if isinstance(statement, ast.Assign) and len(statement.targets) == 1:
@@ -113,17 +133,22 @@ def _constants(tree: ast.Module) -> dict[str, Any]:
     return constants
 
 
-def _bound_names(tree: ast.Module) -> set[str]:
-    """Names the code defines or assigns itself: calling them is not calling the tool.
+def _names(tree: ast.Module) -> tuple[dict[str, int], set[str]]:
+    """How often each name is stored or deleted, and the names the code defines or assigns
+    itself (calling those is not calling the tool); one walk of the tree for both.
 
     Imports do not shadow: `from tools import read_file` still names the tool.
     """
-    names: set[str] = set()
+    stores: dict[str, int] = {}
+    bound: set[str] = set()
     for node in ast.walk(tree):
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-            names.add(node.name)
-        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
-            names.add(node.id)
+        if isinstance(node, ast.Name):
+            if isinstance(node.ctx, ast.Store | ast.Del):
+                stores[node.id] = stores.get(node.id, 0) + 1
+            if isinstance(node.ctx, ast.Store):
+                bound.add(node.id)
+        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            bound.add(node.name)
         elif isinstance(node, ast.arg):
-            names.add(node.arg)
-    return names
+            bound.add(node.arg)
+    return stores, bound

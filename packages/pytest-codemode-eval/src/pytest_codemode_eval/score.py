@@ -67,7 +67,11 @@ class _Unscorable(Exception):
 
 
 def score_case(case: Case, catalog: Catalog, generation: Generation, parsed: Parsed) -> Score:
-    score = _score_case(case, catalog, generation, parsed)
+    """The case's score. Never raises: an output the rubric cannot read is a verdict too."""
+    try:
+        score = _score_case(case, catalog, generation, parsed)
+    except Exception as exc:  # a scorer bug must not end the session; fuzzed so it never happens
+        score = Score(0.0, Verdict.MALFORMED, f"Scorer error: {type(exc).__name__}: {exc}")
     note = score.note
     if any(call.syntax == "openai" for call in parsed.calls):
         note += " (server-parsed call)"  # the raw text had no call; the server's parse was used
