@@ -14,6 +14,8 @@ from hypothesis import strategies as st
 
 from pytest_codemode_eval.parse import (
     FUNCTION_OPEN,
+    MAX_CALLS,
+    MAX_PARAMETERS,
     PARAMETER_OPEN,
     THINK_CLOSE,
     THINK_OPEN,
@@ -131,3 +133,18 @@ def test_many_think_blocks_are_all_think() -> None:
     parsed = parse_output("<think>x</think>" * 5_000 + "done")
     assert parsed.prose == "done"
     assert parsed.think == "\n\n".join(["x"] * 5_000)
+
+
+def test_calls_past_the_limit_are_a_problem_not_read() -> None:
+    call = '<tool_call>{"name": "git_status", "arguments": {"path": "."}}</tool_call>'
+    calls = parse_output(call * (MAX_CALLS + 5)).calls
+    assert len(calls) == MAX_CALLS + 1
+    assert calls[-1].problem == f"more than {MAX_CALLS} tool calls"
+    assert all(c.problem is None for c in calls[:-1])
+
+
+def test_parameters_past_the_limit_are_a_problem_not_read() -> None:
+    parameters = "".join(f"<parameter=p{i}>{i}</parameter>" for i in range(MAX_PARAMETERS + 1))
+    (call,) = parse_output(f"<tool_call><function=f>{parameters}</function></tool_call>").calls
+    assert call.problem == f"more than {MAX_PARAMETERS} parameters"
+    assert len(call.arguments) == MAX_PARAMETERS

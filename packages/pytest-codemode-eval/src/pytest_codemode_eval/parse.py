@@ -5,6 +5,10 @@ Model output is untrusted: every shape of garbage must come back as a `Parsed` v
 Qwen3-Coder XML (`<tool_call><function=NAME><parameter=P>V</parameter></function></tool_call>`),
 Hermes/Qwen3 JSON (`<tool_call>{"name": ..., "arguments": {...}}</tool_call>`), and OpenAI
 `tool_calls` objects as returned by a server. Nothing inside `<think>` counts as a call.
+
+Every scan is linear in the output's length, so a 1 MB output of repeated markup parses in
+milliseconds (benchmarks/degenerate_markup.py). An output with more than MAX_CALLS calls, or a
+call with more than MAX_PARAMETERS parameters, is degenerate: the excess is a problem, not read.
 """
 
 from __future__ import annotations
@@ -26,6 +30,10 @@ FUNCTION_CLOSE = "</function>"
 PARAMETER_OPEN = "<parameter="
 PARAMETER_CLOSE = "</parameter>"
 _NAME_END = re.compile(r"[>\n]")
+# A think block runs to its `</think>` or, unclosed, to the end; group 2 is empty when unclosed.
+_THINK_BLOCK = re.compile(r"<think>(.*?)(</think>|\Z)", re.S)
+MAX_CALLS = 256  # a case expects 1-4 calls; 256 is far past any real answer
+MAX_PARAMETERS = 256  # a catalog tool takes 1-4 parameters
 
 
 @dataclass(frozen=True)
@@ -79,6 +87,9 @@ def _parse_text(text: str) -> Parsed:
             prose_parts.append(rest[position:])
             break
         prose_parts.append(rest[position:start])
+        if len(calls) == MAX_CALLS:
+            calls.append(ToolCall("", {}, "json", True, f"more than {MAX_CALLS} tool calls"))
+            break
         body_start = start + len(TOOL_CALL_OPEN)
         end = rest.find(TOOL_CALL_CLOSE, body_start)
         complete = end >= 0
@@ -95,21 +106,14 @@ def _split_think(text: str) -> tuple[str | None, str, list[str]]:
     """Separate the think text from the answer; nothing in any think block is part of the answer."""
     think, rest, problems = _split_first_think(text)
     parts = [think] if think else []
-    kept: list[str] = []  # the answer: `rest` minus its think blocks, joined once (linear time)
-    position = 0
-    while (open_at := rest.find(THINK_OPEN, position)) >= 0:  # a later block is thinking too
-        kept.append(rest[position:open_at])
-        close_at = rest.find(THINK_CLOSE, open_at)
-        end = len(rest) if close_at < 0 else close_at
-        parts.append(rest[open_at + len(THINK_OPEN) : end].strip())
-        position = end + len(THINK_CLOSE)
-        if close_at < 0:
-            problems.append("think block never closed")
-            break
-    kept.append(rest[position:])
+    # answer, think, closer, answer, think, closer, ..., answer: a later block is thinking too
+    pieces = _THINK_BLOCK.split(rest)
+    parts += [part.strip() for part in pieces[1::3]]
+    if len(pieces) > 1 and not pieces[-2]:
+        problems.append("think block never closed")
     if think is None and not parts:
-        return None, "".join(kept), problems
-    return "\n\n".join(part for part in parts if part), "".join(kept), problems
+        return None, rest, problems
+    return "\n\n".join(part for part in parts if part), "".join(pieces[::3]), problems
 
 
 def _split_first_think(text: str) -> tuple[str | None, str, list[str]]:
@@ -177,8 +181,10 @@ def _xml_call(body: str, function: tuple[int, str], complete: bool) -> ToolCall:
     tag_end, name = function[0], function[1].strip()
     inner = body[tag_end:]
     closed = FUNCTION_CLOSE in inner
-    arguments = _xml_parameters(inner.split(FUNCTION_CLOSE, 1)[0])
+    arguments, too_many = _xml_parameters(inner.split(FUNCTION_CLOSE, 1)[0])
     problem = None if closed or not complete else "missing </function>"
+    if too_many:
+        problem = f"more than {MAX_PARAMETERS} parameters"
     if not name:
         problem = "tool call has no function name"
     return ToolCall(name, arguments, "xml", complete, problem)
@@ -201,18 +207,23 @@ def find_tag(text: str, opener: str, start: int = 0) -> tuple[int, str] | None:
     return None
 
 
-def _xml_parameters(inner: str) -> dict[str, str]:
-    """Each `<parameter=P>` runs to its `</parameter>`, the next `<parameter=` or the end."""
+def _xml_parameters(inner: str) -> tuple[dict[str, str], bool]:
+    """Each `<parameter=P>` runs to its `</parameter>`, the next `<parameter=` or the end.
+
+    Also says whether parameters past MAX_PARAMETERS were left unread.
+    """
     arguments: dict[str, str] = {}
     close, following = _Finder(inner, PARAMETER_CLOSE), _Finder(inner, PARAMETER_OPEN)
-    position = 0
+    position, count = 0, 0
     while (tag := find_tag(inner, PARAMETER_OPEN, position)) is not None:
+        if count == MAX_PARAMETERS:
+            return arguments, True
         value_start, name = tag
         end = min(close.find(value_start), following.find(value_start))
         arguments[name.strip()] = _strip_one_newline(inner[value_start:end])
         closed = inner.startswith(PARAMETER_CLOSE, end)
-        position = end + len(PARAMETER_CLOSE) if closed else end
-    return arguments
+        position, count = end + len(PARAMETER_CLOSE) if closed else end, count + 1
+    return arguments, False
 
 
 class _Finder:
