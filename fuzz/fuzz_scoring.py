@@ -329,14 +329,17 @@ def mutate(rng: random.Random, seed: Seed) -> tuple[str, list[str]]:
     if seed.code is not None and rng.random() < 0.4:
         code = seed.code
         for mutation in rng.sample(CODE_MUTATIONS, rng.randrange(1, 4)):
-            code, _ = mutation(rng, code), applied.append(f"code:{mutation.__name__}")
+            code = mutation(rng, code)
+            applied.append(f"code:{mutation.__name__}")
         text = _rewrap(rng, code)
     else:
         text = seed.text
     for mutation in rng.sample(MUTATIONS, rng.randrange(0 if applied else 1, 4)):
-        text, _ = mutation(rng, text), applied.append(mutation.__name__)
+        text = mutation(rng, text)
+        applied.append(mutation.__name__)
     if rng.random() < 0.002:  # rare, so a million inputs finish: each is a megabyte to scan
-        text, _ = big_string(rng, text), applied.append("big_string")
+        text = big_string(rng, text)
+        applied.append("big_string")
     return text, applied
 
 
