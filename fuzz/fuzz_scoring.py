@@ -12,7 +12,9 @@ finish reason.
 
 Prints the inputs run, the exceptions (goal 0: an exception escaping, or the parser's or
 scorer's own safety net catching one; the first few inputs are saved to --failures), the slowest
-input (goal < 100 ms) with its size and mutations, and outputs scored per second. Times are the
+input (goal < 100 ms) with its size and mutations (saved to --slowest), and outputs scored per
+second. Inputs come in seeded chunks, so the same --count and --seed give the same inputs with any
+number of --workers. Times are the
 CPU time of the scoring thread (`time.thread_time`): on a shared machine the wall clock mostly
 measures the neighbours; the slowest wall time is printed beside it. Nothing is asserted.
 """
@@ -40,6 +42,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SUITE = ROOT / "evalsuite" / "suite.toml"
 REPLAY = ROOT / "evalsuite" / "replays" / "phase40-8b.jsonl"
 FAILURES = ROOT / ".cache" / "fuzz" / "failures.jsonl"  # git-ignored (/.cache/)
+SLOWEST = ROOT / ".cache" / "fuzz" / "slowest.json"
 KEEP_FAILURES = 20
 BIG = 1 << 20  # a "1 MB string"
 
@@ -406,7 +409,10 @@ def _record(
     kind = f"{base.kind} + {', '.join(applied) or 'none'}"
     if cpu > stats.slowest_cpu:
         stats.slowest_cpu = cpu
-        stats.slowest = {"chars": len(text), "kind": kind, "case": case.id, "wall": wall}
+        stats.slowest = {
+            "chars": len(text), "kind": kind, "case": case.id, "finish": finish, "wall": wall,
+            "text": text,
+        }  # fmt: skip
     if problem is not None:
         stats.exceptions += 1
         if len(stats.failures) < KEEP_FAILURES:
@@ -448,11 +454,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--failures", type=Path, default=FAILURES, help="where inputs that raised go"
     )
+    parser.add_argument("--slowest", type=Path, default=SLOWEST, help="where the slowest goes")
     args = parser.parse_args(argv)
     started = time.perf_counter()
     stats = fuzz(args.count, args.seed, max(1, args.workers))
     elapsed = time.perf_counter() - started
     _report(stats, elapsed, args.workers, args.failures)
+    args.slowest.parent.mkdir(parents=True, exist_ok=True)
+    args.slowest.write_text(json.dumps(stats.slowest) + "\n", encoding="utf-8")
+    print(f"slowest input saved to {args.slowest}")
 
 
 def _report(stats: Stats, elapsed: float, workers: int, failures: Path) -> None:

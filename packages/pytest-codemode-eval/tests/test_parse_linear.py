@@ -48,7 +48,8 @@ XML_PIECES = [
 ]
 XML_TEXT = st.lists(st.sampled_from(XML_PIECES) | st.text(max_size=4), max_size=30).map("".join)
 THINK_TEXT = st.lists(
-    st.sampled_from([THINK_OPEN, THINK_CLOSE, "plan", " ", "\n", "x"]), max_size=20
+    st.sampled_from([THINK_OPEN, THINK_CLOSE, "plan", " ", "\n", "x", "<", "</", "</think", "/"]),
+    max_size=20,
 ).map("".join)
 MANY = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

@@ -92,9 +92,14 @@ def assert_no_safety_net(parsed: Parsed) -> None:
         pytest.param(
             code_call("git_log('.', count=5)\n#" + "x" * MAX_CODE_CHARS),
             Verdict.MALFORMED,
-            f"execute_code code does not parse (too long to analyse: {MAX_CODE_CHARS + 23:,} "
-            f"characters, limit {MAX_CODE_CHARS:,})",
+            f"execute_code code too long to analyse (over {MAX_CODE_CHARS:,} chars)",
             id="code-too-long",
+        ),
+        pytest.param(
+            code_call("git_log('.', count=5)\n#" + "x" * (MAX_CODE_CHARS // 2)) * 2,
+            Verdict.MALFORMED,
+            f"execute_code code too long to analyse (over {MAX_CODE_CHARS:,} chars)",
+            id="code-too-long-in-all",
         ),
     ],
 )
@@ -103,6 +108,11 @@ def test_output_that_crashed_the_scorer_gets_a_verdict(
 ) -> None:
     result = score(suite, "git-03", text)
     assert (result.verdict, result.note) == (verdict, note)
+
+
+def test_analyse_code_reads_no_more_than_its_limit() -> None:
+    analysis = analyse_code("x" * 11, max_chars=10)
+    assert analysis.syntax_error == "too long to analyse: 11 characters, limit 10"
 
 
 def test_unparse_crash_is_an_unresolved_argument() -> None:

@@ -31,7 +31,8 @@ PARAMETER_OPEN = "<parameter="
 PARAMETER_CLOSE = "</parameter>"
 _NAME_END = re.compile(r"[>\n]")
 # A think block runs to its `</think>` or, unclosed, to the end; group 2 is empty when unclosed.
-_THINK_BLOCK = re.compile(r"<think>(.*?)(</think>|\Z)", re.S)
+# Unrolled and possessive (`<think>(.*?)(</think>|\Z)` tried both ends at every character).
+_THINK_BLOCK = re.compile(r"<think>((?:[^<]++|<(?!/think>))*+)(</think>|\Z)")
 MAX_CALLS = 256  # a case expects 1-4 calls; 256 is far past any real answer
 MAX_PARAMETERS = 256  # a catalog tool takes 1-4 parameters
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 
 from pytest_codemode_eval.arguments import check_arguments
 from pytest_codemode_eval.catalog import Catalog
-from pytest_codemode_eval.code_calls import analyse_code
+from pytest_codemode_eval.code_calls import MAX_CODE_CHARS, analyse_code
 from pytest_codemode_eval.generation import Generation
 from pytest_codemode_eval.parse import Parsed
 from pytest_codemode_eval.suite import Case
@@ -106,6 +106,7 @@ def collect_invocations(
         raise _Unscorable(_prose_score(parsed, generation))
     invocations: list[Invocation] = []
     unknown: list[str] = []
+    code_chars = 0  # all the output's code together, so 256 calls cannot each bring 20,000
     for call in parsed.calls:
         if not call.complete:
             verdict = Verdict.TRUNCATED if generation.finish == "length" else Verdict.MALFORMED
@@ -116,9 +117,9 @@ def collect_invocations(
         if call.problem:
             raise _Unscorable(Score(0.0, Verdict.MALFORMED, f"Malformed tool call: {call.problem}"))
         if call.name == catalog.wrapper.name:
-            invocations.extend(
-                _code_invocations(call.arguments.get(catalog.code_parameter), catalog)
-            )
+            code = call.arguments.get(catalog.code_parameter)
+            code_chars += len(code) if isinstance(code, str) else 0
+            invocations.extend(_code_invocations(code, catalog, code_chars))
         elif call.name in catalog.tools:
             invocations.append(Invocation(call.name, (), dict(call.arguments), wrapped=False))
         else:
@@ -129,9 +130,12 @@ def collect_invocations(
     return invocations
 
 
-def _code_invocations(code: object, catalog: Catalog) -> list[Invocation]:
+def _code_invocations(code: object, catalog: Catalog, code_chars: int = 0) -> list[Invocation]:
     if not isinstance(code, str) or not code.strip():
         message = f"{catalog.wrapper.name} without a {catalog.code_parameter} argument"
+        raise _Unscorable(Score(0.0, Verdict.MALFORMED, message))
+    if code_chars > MAX_CODE_CHARS:  # reading code is a pure-Python AST walk: bounded per output
+        message = f"{catalog.wrapper.name} code too long to analyse (over {MAX_CODE_CHARS:,} chars)"
         raise _Unscorable(Score(0.0, Verdict.MALFORMED, message))
     analysis = analyse_code(code)
     if analysis.syntax_error:
