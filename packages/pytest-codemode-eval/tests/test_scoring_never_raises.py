@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pytest_codemode_eval.code_calls import MAX_CODE_CHARS, Unresolved, analyse_code
+from pytest_codemode_eval.code_calls import MAX_CODE_CHARS, MAX_NODES, Unresolved, analyse_code
 from pytest_codemode_eval.generation import Generation
 from pytest_codemode_eval.parse import Parsed, parse_output
 from pytest_codemode_eval.score import Score, Verdict, score_case
@@ -108,6 +108,19 @@ def test_output_that_crashed_the_scorer_gets_a_verdict(
 ) -> None:
     result = score(suite, "git-03", text)
     assert (result.verdict, result.note) == (verdict, note)
+
+
+def test_nested_calls_name_their_large_arguments_instead_of_unparsing_them() -> None:
+    """Unparsing each argument of f(f(f(...))) was quadratic: 727 characters took 300 ms."""
+    calls = analyse_code("f(" * 150 + ")" * 150).calls
+    assert len(calls) == 150
+    assert calls[1].args == (Unresolved("f()"),)
+    assert calls[-1].args == (Unresolved("<expression on line 1>"),)
+
+
+def test_code_with_too_many_nodes_is_not_analysed() -> None:
+    analysis = analyse_code("x = [" + "1," * MAX_NODES + "]")
+    assert analysis.syntax_error == f"too complex to analyse: over {MAX_NODES:,} nodes"
 
 
 def test_analyse_code_reads_no_more_than_its_limit() -> None:
