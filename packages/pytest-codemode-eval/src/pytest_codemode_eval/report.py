@@ -6,12 +6,12 @@ Rendering only formats: every number comes from `aggregate.summarize`, every pas
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import Any
 
 from pytest_codemode_eval.aggregate import CategorySummary, Summary
 from pytest_codemode_eval.gate import gate_misses
+from pytest_codemode_eval.safe_text import json_text
 
 QUERY_WIDTH = 48
 RESULTS_SCHEMA_VERSION = 1
@@ -228,4 +228,4 @@ def results_document(summary: Summary) -> dict[str, Any]:
 
 
 def render_json(summary: Summary) -> str:
-    return json.dumps(results_document(summary), indent=2, ensure_ascii=False) + "\n"
+    return json_text(results_document(summary), indent=2) + "\n"  # model text: see safe_text

@@ -17,6 +17,7 @@ from typing import Any
 
 from pytest_codemode_eval.errors import SuiteError, read_text_file
 from pytest_codemode_eval.generation import Generation, GenerationRequest
+from pytest_codemode_eval.safe_text import json_text
 
 REPLAY_FINISH = ("stop", "length", "timeout", "error")
 
@@ -29,7 +30,7 @@ def read_replay(path: Path) -> dict[str, Generation]:
     """Load and check a replay file; each bad line is an error naming file, line and field."""
     text = read_text_file(path, "replay file")
     generations: dict[str, Generation] = {}
-    for number, line in enumerate(text.splitlines(), 1):
+    for number, line in enumerate(text.split("\n"), 1):  # not splitlines: U+2028 is no line end
         if not line.strip():
             continue
         try:
@@ -113,6 +114,6 @@ class ReplayBackend:
 
 
 def record_line(case_id: str, generation: Mapping[str, Any]) -> str:
-    """One replay-format line; the inverse of `read_replay`."""
-    record = {"id": case_id, **generation}
-    return json.dumps(record, ensure_ascii=False)
+    """One replay-format line, UTF-8-encodable and one line to any splitter; `read_replay` reads
+    every string back as it was."""
+    return json_text({"id": case_id, **generation})
