@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from pytest_codemode_eval.code_calls import MAX_CODE_CHARS, MAX_NODES, Unresolved, analyse_code
 from pytest_codemode_eval.generation import Generation
 from pytest_codemode_eval.parse import Parsed, parse_output
-from pytest_codemode_eval.score import Score, Verdict, score_case
+from pytest_codemode_eval.score import Score, Verdict, one_line, score_case
 from pytest_codemode_eval.suite import Suite
 
 HUGE_HEX = "0x" + "f" * 5000  # an int past Python's 4300-digit str conversion limit
@@ -126,6 +126,12 @@ def test_code_with_too_many_nodes_is_not_analysed() -> None:
 def test_analyse_code_reads_no_more_than_its_limit() -> None:
     analysis = analyse_code("x" * 11, max_chars=10)
     assert analysis.syntax_error == "too long to analyse: 11 characters, limit 10"
+
+
+def test_a_note_reads_only_the_start_of_a_huge_name() -> None:
+    """A tool name of a million form feeds made one_line walk a million lines (100 ms)."""
+    assert one_line("Wrong tool: " + "\x0c" * 1_000_000 + "x") == "Wrong tool:"
+    assert one_line("a\n b\n" + "c" * 1000) == "a b " + "c" * 295 + "…"
 
 
 def test_unparse_crash_is_an_unresolved_argument() -> None:

@@ -79,8 +79,12 @@ def score_case(case: Case, catalog: Catalog, generation: Generation, parsed: Par
 
 
 def one_line(note: str, limit: int = 300) -> str:
-    """A note is one line: it quotes model output and backend errors, which may span lines."""
-    text = " ".join(part.strip() for part in note.splitlines() if part.strip())
+    """A note is one line: it quotes model output and backend errors, which may span lines.
+
+    Only the note's start is read: a megabyte of form feeds in a tool name was a million lines.
+    """
+    head = note[: 4 * limit]
+    text = " ".join(part.strip() for part in head.splitlines() if part.strip())
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
