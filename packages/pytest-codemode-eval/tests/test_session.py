@@ -51,6 +51,11 @@ class StreamingBackend:
         pass
 
 
+def ahead(cases: Sequence[Case]) -> list[tuple[Case, int]]:
+    """The upcoming samples a runner batches: each case once (no repeats)."""
+    return [(case, 0) for case in cases]
+
+
 def runner_with(backend: StreamingBackend, batch_size: int) -> CaseRunner:
     runner = CaseRunner(CodemodeOptions(backend="fake", batch_size=batch_size))
     runner._backend = backend  # type: ignore[assignment]
@@ -58,19 +63,19 @@ def runner_with(backend: StreamingBackend, batch_size: int) -> CaseRunner:
 
 
 def run_all(runner: CaseRunner, suite: Suite, cases: Sequence[Case]) -> list[str]:
-    return [runner.run(case, suite, cases[i + 1 :]).output for i, case in enumerate(cases)]
+    return [runner.run(case, suite, ahead(cases[i + 1 :])).output for i, case in enumerate(cases)]
 
 
 def test_one_stream_serves_every_case_and_is_pulled_lazily(suite: Suite) -> None:
     cases = suite.cases[:5]
     backend = StreamingBackend()
     runner = runner_with(backend, batch_size=2)
-    first = runner.run(cases[0], suite, cases[1:])
+    first = runner.run(cases[0], suite, ahead(cases[1:]))
     assert first.output == f"batched {cases[0].id}"
     assert backend.yielded == [c.id for c in reversed(cases)]  # case 0 came last here
     outputs = [
         first.output,
-        *(runner.run(c, suite, cases[i + 2 :]).output for i, c in enumerate(cases[1:])),
+        *(runner.run(c, suite, ahead(cases[i + 2 :])).output for i, c in enumerate(cases[1:])),
     ]
     assert outputs == [f"batched {c.id}" for c in cases]
     assert backend.streams == [[c.id for c in cases]]  # one stream for the whole run
@@ -100,10 +105,10 @@ def test_cases_with_the_same_id_in_two_suites_keep_their_own_outputs(suite: Suit
     cases = suite.cases[:3]
     backend = StreamingBackend()
     runner = runner_with(backend, batch_size=3)
-    runner.run(cases[0], suite, cases[1:])  # suite's stream: all three are done
+    runner.run(cases[0], suite, ahead(cases[1:]))  # suite's stream: all three are done
     theirs = runner.run(cases[1], other, [])
     assert theirs.output == f"alone {cases[1].id}"  # not the first suite's batched output
-    assert runner.run(cases[1], suite, cases[2:]).output == f"batched {cases[1].id}"
+    assert runner.run(cases[1], suite, ahead(cases[2:])).output == f"batched {cases[1].id}"
 
 
 def test_batch_size_one_never_opens_a_stream(suite: Suite) -> None:
@@ -119,6 +124,6 @@ def test_closing_the_runner_closes_an_unfinished_stream(suite: Suite) -> None:
     backend = StreamingBackend()
     runner = runner_with(backend, batch_size=3)
     runner.run(cases[2], suite, [])  # not batched: nothing upcoming
-    runner.run(cases[0], suite, cases[1:])
+    runner.run(cases[0], suite, ahead(cases[1:]))
     runner.close()
     assert backend.closed == 1

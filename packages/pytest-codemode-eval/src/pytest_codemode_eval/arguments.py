@@ -38,7 +38,10 @@ def check_arguments(
     alternatives = pins.get(spec.name, ())
     if not alternatives:
         return None
-    mismatches = [_pin_mismatch(spec.name, values, alternative) for alternative in alternatives]
+    try:
+        mismatches = [_pin_mismatch(spec.name, values, pin) for pin in alternatives]
+    except RecursionError:  # a JSON argument nested hundreds deep; normalise and == recurse
+        return f"{spec.name}: arguments are nested too deeply to compare"
     if any(mismatch is None for mismatch in mismatches):
         return None
     return mismatches[0]
@@ -50,9 +53,17 @@ def _pin_mismatch(tool: str, values: Mapping[str, Any], pin: Mapping[str, Any]) 
         if isinstance(got, Unresolved):
             return f"{tool}: {name}={got.source} is only known at run time, expected {wanted!r}"
         if got is _MISSING or normalise(got) != normalise(wanted):
-            shown = "missing" if got is _MISSING else repr(got)
+            shown = "missing" if got is _MISSING else shown_value(got)
             return f"{tool}: {name}={shown}, expected {wanted!r}"
     return None
+
+
+def shown_value(value: Any) -> str:
+    """`repr` for a note; repr raises on an int past Python's 4300-digit conversion limit."""
+    try:
+        return repr(value)
+    except ValueError:  # `0xfff...` in the code: a literal any length, its decimal form is not
+        return f"<{type(value).__name__} too large to show>"
 
 
 def normalise(value: Any) -> Any:

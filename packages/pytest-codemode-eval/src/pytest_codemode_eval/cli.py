@@ -8,7 +8,6 @@ Exit status: 0 compared, 1 overall `worse` with `--fail-on-regression`, 2 bad in
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -19,6 +18,7 @@ from pytest_codemode_eval.compare_report import (
     render_comparison_terminal,
 )
 from pytest_codemode_eval.errors import SuiteError
+from pytest_codemode_eval.safe_text import json_text
 
 EXIT_OK = 0
 EXIT_REGRESSED = 1
@@ -52,7 +52,7 @@ def compare_command(args: argparse.Namespace) -> int:
         if args.report:
             args.report.write_text(render_comparison_markdown(comparison) + "\n", encoding="utf-8")
         if args.json:
-            text = json.dumps({"comparison": comparison.to_dict()}, indent=2, ensure_ascii=False)
+            text = json_text({"comparison": comparison.to_dict()}, indent=2)
             args.json.write_text(text + "\n", encoding="utf-8")
     except OSError as exc:
         print(

@@ -6,6 +6,7 @@ Formatting only; every number comes from `compare.compare_runs`.
 from __future__ import annotations
 
 from pytest_codemode_eval.compare import Comparison, GroupComparison
+from pytest_codemode_eval.safe_text import markdown_code, markdown_text
 
 VERDICT_MARK = {
     "better": "⬆️ better",
@@ -28,7 +29,7 @@ def _p(value: float) -> str:
 
 
 def _cell(text: str) -> str:
-    return " ".join(text.split()).replace("|", "\\|")
+    return markdown_text(text)
 
 
 def render_comparison_markdown(comparison: Comparison) -> str:
@@ -36,7 +37,7 @@ def render_comparison_markdown(comparison: Comparison) -> str:
     lines = [
         "## Paired comparison with a baseline run",
         "",
-        f"Baseline: `{comparison.baseline}` · cases compared: {comparison.overall.n}",
+        f"Baseline: {markdown_code(comparison.baseline)} · cases compared: {comparison.overall.n}",
         "",
     ]
     lines += [
@@ -86,7 +87,7 @@ def render_flips(comparison: Comparison) -> str:
     ]
     for flip in comparison.flips:
         lines.append(
-            f"| {flip.id} | {flip.category} | {flip.direction} | "
+            f"| {_cell(flip.id)} | {_cell(flip.category)} | {flip.direction} | "
             f"{flip.before:.2f} {flip.before_verdict} | {flip.after:.2f} {flip.after_verdict} | "
             f"{_cell(flip.before_note)} | {_cell(flip.after_note)} |"
         )

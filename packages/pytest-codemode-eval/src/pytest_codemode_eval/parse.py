@@ -5,6 +5,10 @@ Model output is untrusted: every shape of garbage must come back as a `Parsed` v
 Qwen3-Coder XML (`<tool_call><function=NAME><parameter=P>V</parameter></function></tool_call>`),
 Hermes/Qwen3 JSON (`<tool_call>{"name": ..., "arguments": {...}}</tool_call>`), and OpenAI
 `tool_calls` objects as returned by a server. Nothing inside `<think>` counts as a call.
+
+Every scan is linear in the output's length, so a 1 MB output of repeated markup parses in
+milliseconds (benchmarks/degenerate_markup.py). An output with more than MAX_CALLS calls, or a
+call with more than MAX_PARAMETERS parameters, is degenerate: the excess is a problem, not read.
 """
 
 from __future__ import annotations
@@ -21,10 +25,16 @@ TOOL_CALL_OPEN = "<tool_call>"
 TOOL_CALL_CLOSE = "</tool_call>"
 THINK_OPEN = "<think>"
 THINK_CLOSE = "</think>"
-_FUNCTION = re.compile(r"<function=([^>\n]*)>")
-_PARAMETER = re.compile(
-    r"<parameter=([^>\n]*)>(.*?)(?:</parameter>|(?=<parameter=)|(?=</function>)|\Z)", re.S
-)
+FUNCTION_OPEN = "<function="
+FUNCTION_CLOSE = "</function>"
+PARAMETER_OPEN = "<parameter="
+PARAMETER_CLOSE = "</parameter>"
+_NAME_END = re.compile(r"[>\n]")
+# A think block runs to its `</think>` or, unclosed, to the end; group 2 is empty when unclosed.
+# Unrolled and possessive (`<think>(.*?)(</think>|\Z)` tried both ends at every character).
+_THINK_BLOCK = re.compile(r"<think>((?:[^<]++|<(?!/think>))*+)(</think>|\Z)")
+MAX_CALLS = 256  # a case expects 1-4 calls; 256 is far past any real answer
+MAX_PARAMETERS = 256  # a catalog tool takes 1-4 parameters
 
 
 @dataclass(frozen=True)
@@ -78,6 +88,9 @@ def _parse_text(text: str) -> Parsed:
             prose_parts.append(rest[position:])
             break
         prose_parts.append(rest[position:start])
+        if len(calls) == MAX_CALLS:
+            calls.append(ToolCall("", {}, "json", True, f"more than {MAX_CALLS} tool calls"))
+            break
         body_start = start + len(TOOL_CALL_OPEN)
         end = rest.find(TOOL_CALL_CLOSE, body_start)
         complete = end >= 0
@@ -94,18 +107,14 @@ def _split_think(text: str) -> tuple[str | None, str, list[str]]:
     """Separate the think text from the answer; nothing in any think block is part of the answer."""
     think, rest, problems = _split_first_think(text)
     parts = [think] if think else []
-    while (open_at := rest.find(THINK_OPEN)) >= 0:  # a later think block is thinking too
-        close_at = rest.find(THINK_CLOSE, open_at)
-        end = len(rest) if close_at < 0 else close_at
-        parts.append(rest[open_at + len(THINK_OPEN) : end].strip())
-        if close_at < 0:
-            problems.append("think block never closed")
-            rest = rest[:open_at]
-            break
-        rest = rest[:open_at] + rest[close_at + len(THINK_CLOSE) :]
+    # answer, think, closer, answer, think, closer, ..., answer: a later block is thinking too
+    pieces = _THINK_BLOCK.split(rest)
+    parts += [part.strip() for part in pieces[1::3]]
+    if len(pieces) > 1 and not pieces[-2]:
+        problems.append("think block never closed")
     if think is None and not parts:
         return None, rest, problems
-    return "\n\n".join(part for part in parts if part), rest, problems
+    return "\n\n".join(part for part in parts if part), "".join(pieces[::3]), problems
 
 
 def _split_first_think(text: str) -> tuple[str | None, str, list[str]]:
@@ -131,7 +140,7 @@ def _parse_call_body(body: str, complete: bool) -> ToolCall:
     stripped = body.strip()
     if stripped.startswith("{"):
         return _json_call(stripped, complete)
-    function = _FUNCTION.search(body)
+    function = find_tag(body, FUNCTION_OPEN)
     if function is not None:
         return _xml_call(body, function, complete)
     problem = "empty tool call" if not stripped else "tool call is neither JSON nor <function=...>"
@@ -169,18 +178,70 @@ def _call_from_mapping(data: object, syntax: Syntax, complete: bool) -> ToolCall
     return ToolCall(name, arguments, syntax, complete)
 
 
-def _xml_call(body: str, function: re.Match[str], complete: bool) -> ToolCall:
-    name = function.group(1).strip()
-    inner = body[function.end() :]
-    closed = "</function>" in inner
-    inner = inner.split("</function>", 1)[0]
-    arguments: dict[str, str] = {}
-    for parameter in _PARAMETER.finditer(inner):
-        arguments[parameter.group(1).strip()] = _strip_one_newline(parameter.group(2))
+def _xml_call(body: str, function: tuple[int, str], complete: bool) -> ToolCall:
+    tag_end, name = function[0], function[1].strip()
+    inner = body[tag_end:]
+    closed = FUNCTION_CLOSE in inner
+    arguments, too_many = _xml_parameters(inner.split(FUNCTION_CLOSE, 1)[0])
     problem = None if closed or not complete else "missing </function>"
+    if too_many:
+        problem = f"more than {MAX_PARAMETERS} parameters"
     if not name:
         problem = "tool call has no function name"
     return ToolCall(name, arguments, "xml", complete, problem)
+
+
+def find_tag(text: str, opener: str, start: int = 0) -> tuple[int, str] | None:
+    """(end, NAME) of the first `<opener NAME>` at or after `start`, NAME free of `>` and newlines.
+
+    Linear time, where the regex `<function=([^>\\n]*)>` was quadratic on `<function=` repeated
+    with no `>`: an opener whose name runs into a newline fails, and so does every opener before
+    that newline, so the scan resumes after it.
+    """
+    while (at := text.find(opener, start)) >= 0:
+        name_end = _NAME_END.search(text, at + len(opener))
+        if name_end is None:
+            return None
+        if name_end.group() == ">":
+            return name_end.end(), text[at + len(opener) : name_end.start()]
+        start = name_end.end()
+    return None
+
+
+def _xml_parameters(inner: str) -> tuple[dict[str, str], bool]:
+    """Each `<parameter=P>` runs to its `</parameter>`, the next `<parameter=` or the end.
+
+    Also says whether parameters past MAX_PARAMETERS were left unread.
+    """
+    arguments: dict[str, str] = {}
+    close, following = _Finder(inner, PARAMETER_CLOSE), _Finder(inner, PARAMETER_OPEN)
+    position, count = 0, 0
+    while (tag := find_tag(inner, PARAMETER_OPEN, position)) is not None:
+        if count == MAX_PARAMETERS:
+            return arguments, True
+        value_start, name = tag
+        end = min(close.find(value_start), following.find(value_start))
+        arguments[name.strip()] = _strip_one_newline(inner[value_start:end])
+        closed = inner.startswith(PARAMETER_CLOSE, end)
+        position, count = end + len(PARAMETER_CLOSE) if closed else end, count + 1
+    return arguments, False
+
+
+class _Finder:
+    """`text.find(needle, start)` for non-decreasing `start`s: each character is scanned once.
+
+    Searching afresh for a `</parameter>` that never comes, once per parameter, was quadratic.
+    """
+
+    def __init__(self, text: str, needle: str) -> None:
+        self.text, self.needle = text, needle
+        self.found = -1  # the last answer; len(text) means "nowhere from here on"
+
+    def find(self, start: int) -> int:
+        if self.found < start:
+            at = self.text.find(self.needle, start)
+            self.found = len(self.text) if at < 0 else at
+        return self.found
 
 
 def _strip_one_newline(value: str) -> str:

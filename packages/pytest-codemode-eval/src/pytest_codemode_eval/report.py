@@ -6,13 +6,13 @@ Rendering only formats: every number comes from `aggregate.summarize`, every pas
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import Any
 
 from pytest_codemode_eval.aggregate import CaseStats, CategorySummary, Summary
 from pytest_codemode_eval.confusion import confusion_matrix, render_confusion_markdown
 from pytest_codemode_eval.gate import gate_exit_status, gate_misses, interval_misses
+from pytest_codemode_eval.safe_text import json_text, markdown_code, markdown_text
 
 QUERY_WIDTH = 48
 RESULTS_SCHEMA_VERSION = 2
@@ -78,7 +78,7 @@ def warnings(summary: Summary) -> list[str]:
 def render_markdown(summary: Summary, extra_sections: Sequence[str] = ()) -> str:
     """The full report: header, category table, per-prompt table, distribution, extra sections."""
     parts = [render_header(summary)]
-    parts += [f"> ⚠️ **WARNING:** {warning}" for warning in warnings(summary)]
+    parts += [f"> ⚠️ **WARNING:** {markdown_text(warning)}" for warning in warnings(summary)]
     parts += [
         render_category_table(summary),
         render_decision_table(summary),
@@ -95,25 +95,28 @@ def render_markdown(summary: Summary, extra_sections: Sequence[str] = ()) -> str
 def render_header(summary: Summary) -> str:
     identity = summary.identity
     model = identity.get("model", {})
-    lines = [f"# Code Mode eval: {identity.get('suite', 'suite')}", ""]
+    lines = [f"# Code Mode eval: {markdown_text(str(identity.get('suite', 'suite')))}", ""]
     if identity.get("started"):
         lines.append(f"**Date:** {identity['started']}  ")
-    lines.append(f"**Backend:** {identity.get('backend', '?')}  ")
+    lines.append(f"**Backend:** {markdown_text(str(identity.get('backend', '?')))}  ")
     if model.get("path") or model.get("name"):
-        fingerprint = f" (`{model['fingerprint']}`)" if model.get("fingerprint") else ""
+        fingerprint = f" ({_code(model['fingerprint'])})" if model.get("fingerprint") else ""
         if model.get("fingerprint_method"):
-            fingerprint += f" ({model['fingerprint_method']})"
-        lines.append(f"**Model:** `{model.get('path') or model.get('name')}`{fingerprint}  ")
+            fingerprint += f" ({markdown_text(str(model['fingerprint_method']))})"
+        lines.append(f"**Model:** {_code(model.get('path') or model.get('name'))}{fingerprint}  ")
     if model.get("adapter"):
-        lines.append(
-            f"**Adapter:** `{model['adapter']}` (`{model.get('adapter_fingerprint', '?')}`)  "
-        )
+        adapter, adapter_fingerprint = model["adapter"], model.get("adapter_fingerprint", "?")
+        lines.append(f"**Adapter:** {_code(adapter)} ({_code(adapter_fingerprint)})  ")
     lines.append(
         f"**Suite:** `{identity.get('suite_hash', '?')}` · "
         f"**Prompt renderer:** `{identity.get('renderer_hash', '?')}`  "
     )
     lines.append(f"**Result:** {headline(summary)}")
     return "\n".join(lines)
+
+
+def _code(value: object) -> str:
+    return markdown_code(str(value))
 
 
 def render_category_table(summary: Summary) -> str:
@@ -200,7 +203,8 @@ def render_case_table(summary: Summary) -> str:
     for case in summary.cases:
         note = _cell(case.note)
         query = _cell(truncate(case.prompt))
-        lines.append(f"| {case.id} | {query} | {case.score:.2f} | {case.seconds:.1f}s | {note} |")
+        case_id = _cell(case.id)
+        lines.append(f"| {case_id} | {query} | {case.score:.2f} | {case.seconds:.1f}s | {note} |")
     return "\n".join(lines)
 
 
@@ -220,7 +224,8 @@ def _repeated_case_row(stats: CaseStats) -> str:
 
 
 def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    """Model text and notes in a table cell: see safe_text.markdown_text."""
+    return markdown_text(text)
 
 
 DISTRIBUTION_LABELS = {
@@ -364,4 +369,4 @@ def results_document(summary: Summary) -> dict[str, Any]:
 
 
 def render_json(summary: Summary) -> str:
-    return json.dumps(results_document(summary), indent=2, ensure_ascii=False) + "\n"
+    return json_text(results_document(summary), indent=2) + "\n"  # model text: see safe_text

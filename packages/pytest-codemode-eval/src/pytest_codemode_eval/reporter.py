@@ -7,7 +7,6 @@ Registered only where `not hasattr(config, "workerinput")`, like pytest's junitx
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 from pathlib import Path
 from typing import Any
@@ -44,6 +43,7 @@ from pytest_codemode_eval.pictures import (
     render_picture_links,
 )
 from pytest_codemode_eval.report import render_markdown, render_terminal, results_document
+from pytest_codemode_eval.safe_text import json_text
 from pytest_codemode_eval.suite import load_suite
 from pytest_codemode_eval.targets import Targets, find_targets, load_targets
 
@@ -196,7 +196,7 @@ class EvalReporter:
             document = results_document(summary)
             if self.comparison is not None:
                 document["comparison"] = self.comparison.to_dict()
-            _write(self.options.results, json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+            _write(self.options.results, json_text(document, indent=2) + "\n")
         if self.options.record:
             lines = [record_line(c.id, _record_fields(c)) for c in summary.cases]
             _write(self.options.record, "\n".join(lines) + "\n")

@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 
 from pytest_codemode_eval.arguments import check_arguments
 from pytest_codemode_eval.catalog import Catalog
-from pytest_codemode_eval.code_calls import analyse_code
+from pytest_codemode_eval.code_calls import MAX_CODE_CHARS, analyse_code
 from pytest_codemode_eval.dry_run.trace import DryRun, RunStatus
 from pytest_codemode_eval.generation import Generation
 from pytest_codemode_eval.parse import Parsed
@@ -78,8 +78,12 @@ def score_case(
     parsed: Parsed,
     runs: Mapping[str, DryRun] | None = None,
 ) -> Score:
-    """`runs`: the dry run of each execute_code call's code, keyed by the code."""
-    score = _score_case(case, catalog, generation, parsed, runs or {})
+    """The case's score. Never raises: an output the rubric cannot read is a verdict too.
+    `runs`: the dry run of each execute_code call's code, keyed by the code."""
+    try:
+        score = _score_case(case, catalog, generation, parsed, runs or {})
+    except Exception as exc:  # a scorer bug must not end the session; fuzzed so it never happens
+        score = Score(0.0, Verdict.MALFORMED, f"Scorer error: {type(exc).__name__}: {exc}")
     note = score.note + _static_fallback_note(score, runs or {})
     if any(call.syntax == "openai" for call in parsed.calls):
         note += " (server-parsed call)"  # the raw text had no call; the server's parse was used
@@ -87,8 +91,12 @@ def score_case(
 
 
 def one_line(note: str, limit: int = 300) -> str:
-    """A note is one line: it quotes model output and backend errors, which may span lines."""
-    text = " ".join(part.strip() for part in note.splitlines() if part.strip())
+    """A note is one line: it quotes model output and backend errors, which may span lines.
+
+    Only the note's start is read: a megabyte of form feeds in a tool name was a million lines.
+    """
+    head = note[: 4 * limit]
+    text = " ".join(part.strip() for part in head.splitlines() if part.strip())
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
@@ -135,6 +143,7 @@ def collect_invocations(
         raise _Unscorable(_prose_score(parsed, generation))
     invocations: list[Invocation] = []
     unknown: list[str] = []
+    code_chars = 0  # all the output's code together, so 256 calls cannot each bring 20,000
     for call in parsed.calls:
         if not call.complete:
             verdict = Verdict.TRUNCATED if generation.finish == "length" else Verdict.MALFORMED
@@ -145,9 +154,9 @@ def collect_invocations(
         if call.problem:
             raise _Unscorable(Score(0.0, Verdict.MALFORMED, f"Malformed tool call: {call.problem}"))
         if call.name == catalog.wrapper.name:
-            invocations.extend(
-                _code_invocations(call.arguments.get(catalog.code_parameter), catalog, runs or {})
-            )
+            code = call.arguments.get(catalog.code_parameter)
+            code_chars += len(code) if isinstance(code, str) else 0
+            invocations.extend(_code_invocations(code, catalog, runs or {}, code_chars))
         elif call.name in catalog.tools:
             invocations.append(Invocation(call.name, (), dict(call.arguments), wrapped=False))
         else:
@@ -159,10 +168,13 @@ def collect_invocations(
 
 
 def _code_invocations(
-    code: object, catalog: Catalog, runs: Mapping[str, DryRun]
+    code: object, catalog: Catalog, runs: Mapping[str, DryRun], code_chars: int = 0
 ) -> list[Invocation]:
     if not isinstance(code, str) or not code.strip():
         message = f"{catalog.wrapper.name} without a {catalog.code_parameter} argument"
+        raise _Unscorable(Score(0.0, Verdict.MALFORMED, message))
+    if code_chars > MAX_CODE_CHARS:  # reading code is a pure-Python AST walk: bounded per output
+        message = f"{catalog.wrapper.name} code too long to analyse (over {MAX_CODE_CHARS:,} chars)"
         raise _Unscorable(Score(0.0, Verdict.MALFORMED, message))
     analysis = analyse_code(code)
     if analysis.syntax_error:

@@ -17,6 +17,7 @@ from typing import Any
 
 from pytest_codemode_eval.errors import SuiteError, read_text_file
 from pytest_codemode_eval.generation import Generation, GenerationRequest
+from pytest_codemode_eval.safe_text import json_text
 
 REPLAY_FINISH = ("stop", "length", "timeout", "error")
 
@@ -31,7 +32,7 @@ def read_replay(path: Path) -> dict[str, list[Generation]]:
     Several lines for one id are its repeats, in order (`--codemode-repeats`)."""
     text = read_text_file(path, "replay file")
     generations: dict[str, list[Generation]] = {}
-    for number, line in enumerate(text.splitlines(), 1):
+    for number, line in enumerate(text.split("\n"), 1):  # not splitlines: U+2028 is no line end
         if not line.strip():
             continue
         try:
@@ -118,6 +119,6 @@ class ReplayBackend:
 
 
 def record_line(case_id: str, generation: Mapping[str, Any]) -> str:
-    """One replay-format line; the inverse of `read_replay`."""
-    record = {"id": case_id, **generation}
-    return json.dumps(record, ensure_ascii=False)
+    """One replay-format line, UTF-8-encodable and one line to any splitter; `read_replay` reads
+    every string back as it was."""
+    return json_text({"id": case_id, **generation})
