@@ -890,8 +890,10 @@ def pytest_configure(config):
 def pytest_runtest_setup(item):
     events.append("case")
 
-def pytest_unconfigure(config):
-    name = getattr(config, "workerinput", {}).get("workerid", "main")
+def pytest_sessionfinish(session):
+    # not pytest_unconfigure: an xdist controller may end a worker right after the worker
+    # reports its session finished, before the worker unconfigures (a race lost under load)
+    name = getattr(session.config, "workerinput", {}).get("workerid", "main")
     with open(f"events-{name}.txt", "w") as log:
         log.write(",".join(events))
 """
