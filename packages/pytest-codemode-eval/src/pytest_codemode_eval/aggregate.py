@@ -50,6 +50,7 @@ class CaseResult:
     server_tool_calls: tuple[Mapping[str, Any], ...] = ()  # OpenAI calls a server parsed itself
     repeat: int = 0  # which of --codemode-repeats this sample is (0-based)
     expected: tuple[str, ...] = ()  # the case's expected tools, in order (none: no tool is right)
+    cached: bool = False  # the output came from the output cache, not from the model this run
     # With --codemode-dry-run: each execute_code call's run (calls with arguments, stdout, error)
     dry_run: tuple[Mapping[str, Any], ...] | None = None
 
@@ -79,6 +80,7 @@ class CaseResult:
             "server_tool_calls": [dict(call) for call in self.server_tool_calls],
             "repeat": self.repeat,
             "expected": list(self.expected),
+            "cached": self.cached,
             "dry_run": None if self.dry_run is None else [dict(run) for run in self.dry_run],
         }
 

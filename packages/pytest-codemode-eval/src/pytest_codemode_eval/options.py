@@ -13,6 +13,8 @@ from typing import Any
 
 import pytest
 
+from pytest_codemode_eval.output_cache import OFF, default_cache_dir
+
 OPTIONS_KEY = pytest.StashKey["CodemodeOptions"]()
 BACKENDS = ("replay", "mlx", "openai")
 GATE_MODES = ("point", "interval")
@@ -68,6 +70,12 @@ OPTIONS = (
         "int",
     ),
     Option(
+        "codemode_cache",
+        "output cache folder, or 'off' (default ~/.cache/codemode-eval/outputs): a rerun after "
+        "a crash regenerates only what is missing",
+        "string",
+    ),
+    Option(
         "codemode_dry_run",
         "run the code of every execute_code call in the pydantic-monty sandbox and score the "
         "tool calls it really makes",
@@ -107,6 +115,15 @@ class CodemodeOptions:
     fail_on_regression: bool = False
     repeats: int = 1
     dry_run: bool = False
+    cache: str | None = None
+
+    @property
+    def cache_dir(self) -> Path | None:
+        """Where outputs are cached; None when `--codemode-cache=off`."""
+        if self.cache is not None and self.cache.strip().lower() == OFF:
+            return None
+        return Path(self.cache).expanduser().resolve() if self.cache else default_cache_dir()
+
     time_budget: float | None = None
     max_tokens: int | None = None
     model: str | None = None
@@ -219,10 +236,28 @@ def _check_combination(options: CodemodeOptions) -> None:
         )
     if options.targets is not None and not options.targets.is_file():
         raise pytest.UsageError(f"targets file not found: {options.targets}")
+    for name in ("report", "results", "record"):
+        path = getattr(options, name)
+        if path is not None:
+            _check_writable(path, f"--codemode-{name}")
     if options.fail_on_regression and options.baseline is None:
         raise pytest.UsageError(
             "--codemode-fail-on-regression needs --codemode-baseline RESULTS.json to compare with"
         )
+
+
+def _check_writable(path: Path, flag: str) -> None:
+    """An output file that cannot be written is found now, not after every case has run."""
+    if path.is_dir():
+        raise pytest.UsageError(f"{flag}: {path} is a directory; expected a file path")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise pytest.UsageError(
+            f"{flag}: cannot create the folder {path.parent}: {exc.strerror}"
+        ) from None
+    if not os.access(path.parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise pytest.UsageError(f"{flag}: {path} is not writable")
 
 
 def _check_replay(path: Path, repeats: int) -> None:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import signal
+import threading
 from collections.abc import Generator
 from pathlib import Path
+from types import FrameType
 
 import pytest
 
@@ -22,6 +25,7 @@ from pytest_codemode_eval.reporter import (
     RESULT_ATTRIBUTE,
     EvalReporter,
 )
+from pytest_codemode_eval.safe_text import json_text
 from pytest_codemode_eval.session import RUNNER_KEY, runner_for
 from pytest_codemode_eval.suite import CASE_FILE_SUFFIX, read_categories
 
@@ -35,6 +39,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     options = resolve_options(config)
     config.stash[OPTIONS_KEY] = options
+    install_sigterm_handler(config)
     _register_category_markers(config, options.suite)
     if not hasattr(config, "workerinput"):
         _whole_files_per_worker(config, options)
@@ -107,6 +112,26 @@ def pytest_runtest_makereport(
         setattr(report, CASE_ATTRIBUTE, item.case.id)
         setattr(report, POSITION_ATTRIBUTE, item.suite.cases.index(item.case))
         if call.when == "call" and item.result is not None:
-            setattr(report, RESULT_ATTRIBUTE, item.result.to_dict())
+            # as JSON text: execnet sends strings as UTF-8, which a lone surrogate in model
+            # output cannot be; json_text escapes it and the controller reads it back intact
+            setattr(report, RESULT_ATTRIBUTE, json_text(item.result.to_dict()))
             setattr(report, IDENTITY_ATTRIBUTE, runner_for(item.config).identity(item.suite))
     return report
+
+
+def _terminate_as_interrupt(signum: int, frame: FrameType | None) -> None:
+    """SIGTERM (a CI timeout, `kill`) ends the run like Ctrl-C: pytest unwinds, the reporter
+    writes the partial results and report, marked incomplete."""
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def install_sigterm_handler(config: pytest.Config) -> None:
+    if threading.current_thread() is not threading.main_thread():
+        return
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _terminate_as_interrupt)
+
+        def restore() -> None:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+        config.add_cleanup(restore)

@@ -7,6 +7,7 @@ Registered only where `not hasattr(config, "workerinput")`, like pytest's junitx
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -44,6 +45,7 @@ from pytest_codemode_eval.pictures import (
 )
 from pytest_codemode_eval.report import render_markdown, render_terminal, results_document
 from pytest_codemode_eval.safe_text import json_text
+from pytest_codemode_eval.session import CACHED_BACKENDS
 from pytest_codemode_eval.suite import load_suite
 from pytest_codemode_eval.targets import Targets, find_targets, load_targets
 
@@ -79,6 +81,8 @@ class EvalReporter:
         if isinstance(case_id, str):
             self.ran.setdefault(case_id, position)
         result = getattr(report, RESULT_ATTRIBUTE, None)
+        if isinstance(result, str):
+            result = json.loads(result)
         if report.failed and not isinstance(result, dict) and isinstance(case_id, str):
             self.failures.setdefault(case_id, _first_line(report.longreprtext))
         if report.when != "call" or not isinstance(result, dict):
@@ -127,6 +131,13 @@ class EvalReporter:
             return
         terminalreporter.write_sep("=", "codemode eval")
         terminalreporter.write_line(render_terminal(self.summary))
+        cache = self.summary.identity.get("cache")
+        if cache and self.summary.identity.get("backend") in CACHED_BACKENDS:
+            hits = sum(1 for case in self.summary.cases if case.cached)
+            terminalreporter.write_line(
+                f"codemode cache: {hits} of {len(self.summary.cases)} outputs from the cache "
+                f"({cache})"
+            )
         if self.comparison is not None:
             terminalreporter.write_line(render_comparison_terminal(self.comparison))
             if self.options.fail_on_regression and self.comparison.overall.verdict == "worse":

@@ -10,6 +10,7 @@ records stay per case; only the generation is shared.
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from collections.abc import Iterator, Sequence
 from typing import Any, Protocol, runtime_checkable
@@ -26,11 +27,13 @@ from pytest_codemode_eval.evaluate import (
 )
 from pytest_codemode_eval.generation import Backend, Generation, GenerationRequest
 from pytest_codemode_eval.options import OPTIONS_KEY, CodemodeOptions
+from pytest_codemode_eval.output_cache import OutputCache, model_namespace, output_key
 from pytest_codemode_eval.prompt import renderer_fingerprint
 from pytest_codemode_eval.suite import Case, Suite
 
 RUNNER_KEY = pytest.StashKey["CaseRunner"]()
 SampleKey = tuple[str, str, int]  # suite file, case id, repeat
+CACHED_BACKENDS = ("mlx", "openai")  # a replay is its own record
 
 
 @runtime_checkable
@@ -57,6 +60,8 @@ class CaseRunner:
         self._pending: dict[SampleKey, Generation] = {}  # finished, not yet handed out
         self._stream: Iterator[tuple[int, Generation]] | None = None
         self._streamed: list[SampleKey] = []  # the open stream's samples, by request index
+        self._stream_requests: list[GenerationRequest] = []
+        self._cache: OutputCache | None = None
         self._batching_failed: str | None = None
         self._model_identity: dict[str, Any] | None = None
         # One sandbox pool per process, started by the first dry run, closed with the runner.
@@ -93,14 +98,38 @@ class CaseRunner:
         """Score one sample of a case; `upcoming` are the (case, repeat) samples this process
         runs next (for batching)."""
         key = (str(suite.path), case.id, repeat)
+        request = build_request(case, suite, self.budgets, repeat)
         generation = self._take(key)
+        cached = generation is None and (generation := self._cached(request)) is not None
         if generation is None:
             self._open(case, repeat, suite, upcoming)
             generation = self._take(key)
         if generation is None:  # no stream, or it failed before reaching this case
-            request = build_request(case, suite, self.budgets, repeat)
             generation = generate_safely(self.backend, request)
-        return result_from_generation(case, suite, generation, self.sandbox, repeat)
+            self._store(request, generation)
+        result = result_from_generation(case, suite, generation, self.sandbox, repeat)
+        return dataclasses.replace(result, cached=cached)
+
+    @property
+    def cache(self) -> OutputCache | None:
+        """The output cache of this model (mlx and openai backends; off for replays)."""
+        usable = self.options.backend in CACHED_BACKENDS and self._model_identity is not None
+        if self._cache is None and self.options.cache_dir is not None and usable:
+            assert self._model_identity is not None
+            folder = self.options.cache_dir / model_namespace(self._model_identity)
+            self._cache = OutputCache(folder)
+        return self._cache
+
+    def _cached(self, request: GenerationRequest) -> Generation | None:
+        if self.cache is None or self._model_identity is None:
+            return None
+        return self.cache.get(output_key(self.backend.name, self._model_identity, request))
+
+    def _store(self, request: GenerationRequest, generation: Generation) -> None:
+        """Appended and flushed now: a run killed a moment later keeps this output."""
+        if self.cache is not None and self._model_identity is not None:
+            key = output_key(self.backend.name, self._model_identity, request)
+            self.cache.put(key, request.case_id, generation)
 
     def _take(self, key: SampleKey) -> Generation | None:
         """This case's output, pulling the open stream until it is there."""
@@ -122,6 +151,7 @@ class CaseRunner:
                 )
             else:
                 self._pending[self._streamed[index]] = generation
+                self._store(self._stream_requests[index], generation)
         return self._pending.pop(key, None)
 
     def _open(
@@ -131,7 +161,12 @@ class CaseRunner:
         path = str(suite.path)
         batch = [
             (case, repeat),
-            *(u for u in upcoming if (path, u[0].id, u[1]) not in self._pending),
+            *(
+                (c, r)
+                for c, r in upcoming
+                if (path, c.id, r) not in self._pending
+                and self._cached(build_request(c, suite, self.budgets, r)) is None
+            ),
         ]
         if self.options.batch_size <= 1 or len(batch) == 1 or self._batching_failed:
             return
@@ -140,6 +175,7 @@ class CaseRunner:
         self._close_stream()
         requests = [build_request(c, suite, self.budgets, r) for c, r in batch]
         self._stream = backend.generate_stream(requests)
+        self._stream_requests = requests
         self._streamed = [(path, c.id, r) for c, r in batch]
 
     def _close_stream(self) -> None:
@@ -170,6 +206,7 @@ class CaseRunner:
                 "categories": list(suite.categories),
                 "backend": self.backend.name,
                 "model": self._model_identity,
+                "cache": str(self.options.cache_dir) if self.options.cache_dir else None,
                 "generation": {
                     "max_tokens": self.options.max_tokens,
                     "time_budget": self.options.time_budget,
@@ -184,6 +221,8 @@ class CaseRunner:
         self._close_stream()
         if self.sandbox is not None:
             self.sandbox.close()
+        if self._cache is not None:
+            self._cache.close()
         if self._backend is not None:
             self._backend.close()
             self._backend = None
