@@ -92,7 +92,31 @@ BAD_INPUTS = [
     BadInput(
         "suite-budget-not-positive",
         edit("suite.toml", 'catalog = "catalog.py"', 'catalog = "catalog.py"\ntime_budget = 0'),
-        "{root}/suite.toml:4: [suite] time_budget: expected a positive number, got 0",
+        "{root}/suite.toml:4: [suite] time_budget: expected a positive finite number, got 0",
+    ),
+    BadInput(
+        "suite-budget-infinite",
+        edit("suite.toml", 'catalog = "catalog.py"', 'catalog = "catalog.py"\ntime_budget = inf'),
+        "{root}/suite.toml:4: [suite] time_budget: expected a positive finite number, got inf",
+    ),
+    BadInput(
+        "suite-budget-nan",
+        edit("suite.toml", 'catalog = "catalog.py"', 'catalog = "catalog.py"\ntime_budget = nan'),
+        "{root}/suite.toml:4: [suite] time_budget: expected a positive finite number, got nan",
+    ),
+    BadInput(
+        "option-time-budget-nan",
+        nothing,
+        "ERROR: --codemode-time-budget: expected a finite number, got 'nan'",
+        USAGE_ERROR,
+        (*REPLAY, "--codemode-time-budget=nan"),
+    ),
+    BadInput(
+        "replay-seconds-nan",
+        write("replay.jsonl", '{"id": "text-01", "output": "", "seconds": NaN}\n'),
+        "ERROR: --codemode-replay: {root}/replay.jsonl:1: case 'text-01': field 'seconds' must "
+        "be a non-negative number",
+        USAGE_ERROR,
     ),
     BadInput(
         "category-named-like-a-pytest-marker",
@@ -145,6 +169,11 @@ BAD_INPUTS = [
         "catalog-fails-to-import",
         append("catalog.py", "\nraise RuntimeError('catalog is broken')\n"),
         "{root}/catalog.py: catalog failed to import: RuntimeError('catalog is broken')",
+    ),
+    BadInput(
+        "catalog-calls-sys-exit",
+        append("catalog.py", "\nimport sys\nsys.exit(3)\n"),
+        "{root}/catalog.py: catalog exited while importing (exit code 3)",
     ),
     BadInput(
         "targets-unknown-category",

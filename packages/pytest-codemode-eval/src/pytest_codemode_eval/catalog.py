@@ -135,7 +135,11 @@ def load_catalog(path: Path) -> Catalog:
     sys.modules[module_name] = module
     try:
         spec.loader.exec_module(module)
+    except SystemExit as exc:  # sys.exit() in the suite's code must not end the session
+        sys.modules.pop(module_name, None)
+        raise SuiteError(path, f"catalog exited while importing (exit code {exc.code!r})") from None
     except Exception as exc:  # the suite's own code: report, never crash collection
+        sys.modules.pop(module_name, None)
         raise SuiteError(path, f"catalog failed to import: {exc!r}") from exc
     return catalog_from_module(path, module)
 

@@ -6,6 +6,7 @@ are resolved once in pytest_configure and kept in `config.stash`; nothing re-rea
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -208,6 +209,8 @@ def _convert(option: Option, raw: Any, source: str, base: Path) -> Any:
             number = int(text) if option.kind == "int" else float(text)
         except ValueError:
             raise pytest.UsageError(f"{source}: expected a number, got {text!r}") from None
+        if not math.isfinite(number):
+            raise pytest.UsageError(f"{source}: expected a finite number, got {text!r}")
         if option.name in {"codemode_time_budget", "codemode_max_tokens"} and number <= 0:
             raise pytest.UsageError(f"{source}: must be positive, got {text!r}")
         return number

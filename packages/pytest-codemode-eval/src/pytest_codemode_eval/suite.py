@@ -7,6 +7,7 @@ frozen records it can trust. Every error names the file, the line and the field.
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 import tomllib
 from collections.abc import Mapping
@@ -307,8 +308,10 @@ def _optional_positive(
 def _positive(
     value: Any, kind: type[int] | type[float], path: Path, where: str, line: int | None = None
 ) -> Any:
-    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-        raise SuiteError(path, f"{where}: expected a positive number, got {value!r}", line=line)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < math.inf:
+        raise SuiteError(
+            path, f"{where}: expected a positive finite number, got {value!r}", line=line
+        )
     if kind is int and not isinstance(value, int):
         raise SuiteError(path, f"{where}: expected a positive integer, got {value!r}", line=line)
     return kind(value)

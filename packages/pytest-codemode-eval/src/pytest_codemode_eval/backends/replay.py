@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Mapping
+from math import inf
 from pathlib import Path
 from typing import Any
 
@@ -58,7 +59,7 @@ def _generation(record: Any, path: Path, line: int) -> tuple[str, Generation]:
     if not isinstance(output, str):
         raise fail(f"case {case_id!r}: field 'output' must be a string")
     seconds = record.get("seconds", 0.0)
-    if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 0:
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not 0 <= seconds < inf:
         raise fail(f"case {case_id!r}: field 'seconds' must be a non-negative number")
     finish = record.get("finish", "stop")
     if finish not in REPLAY_FINISH:
