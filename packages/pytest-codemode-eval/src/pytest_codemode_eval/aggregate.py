@@ -38,6 +38,7 @@ class CaseResult:
     think: str | None = None
     error: str | None = None
     server_tool_calls: tuple[Mapping[str, Any], ...] = ()  # OpenAI calls a server parsed itself
+    extra_calls: tuple[str, ...] = ()  # tools called that the case does not expect (not penalised)
 
     @property
     def tokens_per_second(self) -> float | None:
@@ -56,6 +57,7 @@ class CaseResult:
             "seconds": self.seconds,
             "finish": self.finish,
             "tools_called": list(self.tools_called),
+            "extra_calls": list(self.extra_calls),
             "prompt_tokens": self.prompt_tokens,
             "generated_tokens": self.generated_tokens,
             "tokens_per_second": self.tokens_per_second,
@@ -71,6 +73,7 @@ class CaseResult:
         fields.pop("tokens_per_second", None)
         fields["verdict"] = Verdict(fields["verdict"])
         fields["tools_called"] = tuple(fields.get("tools_called", ()))
+        fields["extra_calls"] = tuple(fields.get("extra_calls", ()))
         fields["server_tool_calls"] = tuple(fields.get("server_tool_calls", ()))
         return cls(**fields)
 

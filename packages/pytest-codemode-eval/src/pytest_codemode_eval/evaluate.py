@@ -65,6 +65,7 @@ def result_from_generation(case: Case, suite: Suite, generation: Generation) -> 
         seconds=round(generation.seconds, 3),
         finish=generation.finish,
         tools_called=score.tools_called,
+        extra_calls=score.extra_calls,
         prompt_tokens=generation.prompt_tokens,
         generated_tokens=generation.generated_tokens,
         output=generation.output,
