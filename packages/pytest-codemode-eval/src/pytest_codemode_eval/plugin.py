@@ -23,9 +23,10 @@ from pytest_codemode_eval.reporter import (
     EvalReporter,
 )
 from pytest_codemode_eval.session import RUNNER_KEY, runner_for
-from pytest_codemode_eval.suite import CASE_FILE_SUFFIX, read_categories
+from pytest_codemode_eval.suite import CASE_FILE_SUFFIX, find_suite_file, read_categories
 
 REPORTER_KEY = pytest.StashKey[EvalReporter]()
+OTHER_SUITES_KEY = pytest.StashKey[set[Path]]()  # suites whose case files were not collected
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -78,9 +79,43 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> CaseFile | None:
-    if file_path.name.endswith(CASE_FILE_SUFFIX):
-        return CaseFile.from_parent(parent, path=file_path)
-    return None
+    if not file_path.name.endswith(CASE_FILE_SUFFIX):
+        return None
+    if not _in_selected_suite(parent.config, file_path):
+        return None
+    return CaseFile.from_parent(parent, path=file_path)
+
+
+def _in_selected_suite(config: pytest.Config, case_file: Path) -> bool:
+    """With `codemode_suite` set, a suite nested in its folder tree (or it in theirs) is skipped.
+
+    evalsuite/ holds the reference suite and evalsuite/heldout/ a larger one: `pytest evalsuite`
+    runs the selected suite alone, and `--codemode-suite=evalsuite/heldout/suite.toml` switches
+    to the other. A suite in an unrelated folder (a copy in a run folder) is collected as ever.
+    Skipped suites are remembered so that a run that collects nothing can say what to select.
+    """
+    selected = config.stash[OPTIONS_KEY].suite
+    owner = find_suite_file(case_file)
+    if selected is None or owner is None or owner.resolve() == selected:
+        return True
+    home, other = selected.parent, owner.resolve().parent
+    if not (other.is_relative_to(home) or home.is_relative_to(other)):
+        return True
+    config.stash.setdefault(OTHER_SUITES_KEY, set()).add(owner.resolve())
+    return False
+
+
+def pytest_report_collectionfinish(config: pytest.Config, items: list[pytest.Item]) -> list[str]:
+    """When every case file found belongs to another suite, say how to select it."""
+    skipped: set[Path] = config.stash.get(OTHER_SUITES_KEY, set())
+    others = sorted(skipped)
+    if not others or any(isinstance(item, CaseItem) for item in items):
+        return []
+    selected = config.stash[OPTIONS_KEY].suite
+    return [
+        f"codemode: the case files found belong to {', '.join(map(str, others))}, not to the "
+        f"selected suite {selected}; select one with --codemode-suite=PATH/suite.toml"
+    ]
 
 
 @pytest.hookimpl(tryfirst=True)
