@@ -87,26 +87,33 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> CaseFile |
 
 
 def _in_selected_suite(config: pytest.Config, case_file: Path) -> bool:
-    """With `codemode_suite` set, a suite nested in its folder tree (or it in theirs) is skipped.
+    """A suite nested in another suite's folder runs only when `codemode_suite` selects it.
 
     evalsuite/ holds the reference suite and evalsuite/heldout/ a larger one: `pytest evalsuite`
-    runs the selected suite alone, and `--codemode-suite=evalsuite/heldout/suite.toml` switches
-    to the other. A suite in an unrelated folder (a copy in a run folder) is collected as ever.
-    Skipped suites are remembered so that a run that collects nothing can say what to select.
+    runs the reference suite alone (also in a copy of the folder, where no ini selects it), and
+    `--codemode-suite=evalsuite/heldout/suite.toml` runs the held-out one alone. A selected suite
+    also drops the other suites of its folder tree. Skipped suites are remembered so that a run
+    that collects nothing can say what to select.
     """
-    selected = config.stash[OPTIONS_KEY].suite
-    owner = find_suite_file(case_file)
-    if selected is None or owner is None or owner.resolve() == selected:
-        return True
-    home, other = selected.parent, owner.resolve().parent
-    if not (other.is_relative_to(home) or home.is_relative_to(other)):
-        return True
-    config.stash.setdefault(OTHER_SUITES_KEY, set()).add(owner.resolve())
-    return False
+    found = find_suite_file(case_file)
+    if found is None:
+        return True  # collection reports the missing suite.toml
+    owner, selected = found.resolve(), config.stash[OPTIONS_KEY].suite
+    if selected is not None and _same_tree(owner.parent, selected.parent):
+        keep = owner == selected
+    else:
+        keep = find_suite_file(owner.parent) is None  # no suite.toml in a folder above
+    if not keep:
+        config.stash.setdefault(OTHER_SUITES_KEY, set()).add(owner)
+    return keep
+
+
+def _same_tree(first: Path, second: Path) -> bool:
+    return first.is_relative_to(second) or second.is_relative_to(first)
 
 
 def pytest_report_collectionfinish(config: pytest.Config, items: list[pytest.Item]) -> list[str]:
-    """When every case file found belongs to another suite, say how to select it."""
+    """When every case file found belongs to a suite not selected, say how to select it."""
     skipped: set[Path] = config.stash.get(OTHER_SUITES_KEY, set())
     others = sorted(skipped)
     if not others or any(isinstance(item, CaseItem) for item in items):
