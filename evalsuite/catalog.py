@@ -209,5 +209,8 @@ TOOLS = [
     check_di_template_binding,
     validate_route_pattern,
 ]
+# The tools that change the workspace: a call of one that the case does not ask for scores 0.0
+# (verdict unrequested_change), even when the requested tools were called too.
+MUTATING = (write_file, run_command, cst_rename, cst_add_import)
 RESULT_TYPES = [Location, Diagnostic, TestReport, Symbol, Commit, CheckResult]
 WRAPPER = execute_code

@@ -16,6 +16,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 
@@ -301,3 +302,122 @@ def test_workspace_tests_report_passes_and_one_failure(tmp_path: Path) -> None:
     assert passed + failed >= 4, summary
     assert failed == 1, summary
     assert "test_config.py::test_from_env_parses_false_flag" in proc.stdout
+
+
+# --- every path and symbol that a prompt of either suite names -----------------------------------
+
+SUITES = {
+    "reference": REPO_ROOT / "evalsuite" / "suite.toml",
+    "heldout": REPO_ROOT / "evalsuite" / "heldout" / "suite.toml",
+}
+_PATH = re.compile(
+    r"(?<![\w/.-])((?:src|tests|output)(?:/[\w.-]*)*|[\w-]+\.(?:py|toml|md|txt|lock))(?![\w/])"
+)
+_CAMEL = re.compile(r"\b[A-Z][a-z0-9]+(?:[A-Z][a-z0-9]*)+\b")
+_SNAKE = re.compile(r"(?<![\w/.-])[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b")
+NOT_WORKSPACE_SYMBOLS = {"LoRA", "DoRA", "NameError", "TypedDict"}
+"""Words in prompts that look like identifiers but name Python, a paper or a kwarg."""
+FILE_PINS = ("path", "file_path")
+SYMBOL_PINS = ("symbol", "old_name")
+
+
+def load_cases(suite: str) -> list[Any]:
+    from pytest_codemode_eval.suite import load_suite
+
+    return list(load_suite(SUITES[suite]).cases)
+
+
+def defined_names() -> set[str]:
+    """Every class, function, method and top-level assignment in the workspace's Python files."""
+    names: set[str] = set()
+    for path in WORKSPACE.rglob("*.py"):
+        source = path.read_text(encoding="utf-8")
+        names.update(re.findall(r"^\s*(?:async\s+)?(?:def|class)\s+(\w+)", source, re.M))
+        names.update(re.findall(r"^(\w+)\s*(?::[^=\n]+)?=", source, re.M))
+    return names
+
+
+def source_words() -> set[str]:
+    return {
+        word
+        for path in WORKSPACE.rglob("*.py")
+        for word in re.findall(r"\w+", path.read_text(encoding="utf-8"))
+    }
+
+
+def written_paths(case: Any) -> set[str]:
+    """Files the case asks to create: they need only an existing folder."""
+    return {str(pin["path"]) for pin in case.pins.get("write_file", ()) if "path" in pin}
+
+
+def new_names(case: Any) -> set[str]:
+    """Names the case introduces (a rename's target) or syntax-node types it searches for."""
+    renamed = {str(pin["new_name"]) for pin in case.pins.get("cst_rename", ()) if "new_name" in pin}
+    patterns = {str(p["pattern"]) for p in case.pins.get("cst_find_pattern", ()) if "pattern" in p}
+    return renamed | patterns
+
+
+def assert_workspace_path(relative: str, case: Any, written: set[str]) -> None:
+    target = WORKSPACE / relative.rstrip("/")
+    if relative in written:
+        assert target.parent.is_dir(), f"{case.id}: no folder for {relative}"
+        assert not target.exists(), f"{case.id}: {relative} is to be created but exists"
+    else:
+        assert target.exists(), f"{case.id}: {relative} is not in the workspace"
+
+
+@pytest.mark.parametrize("suite", SUITES)
+def test_every_path_a_prompt_or_pin_names_exists(suite: str) -> None:
+    for case in load_cases(suite):
+        written = written_paths(case)
+        named = {path.rstrip(".") for path in _PATH.findall(case.prompt)}  # a full stop ends it
+        pinned = {
+            str(pin[key])
+            for alternatives in case.pins.values()
+            for pin in alternatives
+            for key in FILE_PINS
+            if key in pin
+        }
+        for relative in sorted(named | pinned):
+            assert_workspace_path(relative, case, written)
+
+
+@pytest.mark.parametrize("suite", SUITES)
+def test_every_symbol_a_prompt_or_pin_names_is_defined(suite: str) -> None:
+    names = defined_names()
+    written = source_words()  # a name the sources use without defining it (PaymentGateway)
+    for case in load_cases(suite):
+        prose = _PATH.sub(" ", case.prompt)
+        mentioned = set(_CAMEL.findall(prose)) | set(_SNAKE.findall(prose))
+        pinned = {
+            part
+            for alternatives in case.pins.values()
+            for pin in alternatives
+            for key in SYMBOL_PINS
+            if key in pin
+            for part in str(pin[key]).split(".")
+        }
+        allowed = new_names(case) | NOT_WORKSPACE_SYMBOLS
+        unknown = sorted(pinned - names) + sorted(mentioned - names - written - allowed)
+        assert not unknown, f"{case.id}: {unknown} not defined in the workspace: {case.prompt!r}"
+
+
+@pytest.mark.parametrize("suite", SUITES)
+def test_symbol_queries_find_something(suite: str) -> None:
+    names = defined_names()
+    for case in load_cases(suite):
+        for pin in case.pins.get("workspace_symbols", ()):
+            query = str(pin.get("query", ""))
+            assert any(query in name for name in names), f"{case.id}: nothing matches {query!r}"
+
+
+@pytest.mark.parametrize("suite", SUITES)
+def test_refactors_have_something_to_do(suite: str) -> None:
+    """A rename's old name is in the file and its new name is not; an added import is new."""
+    for case in load_cases(suite):
+        for pin in case.pins.get("cst_rename", ()):
+            source = read(str(pin["file_path"]))
+            assert re.search(rf"\b{pin['old_name']}\b", source), case.id
+            assert not re.search(rf"\b{pin['new_name']}\b", source), case.id
+        for pin in case.pins.get("cst_add_import", ()):
+            assert str(pin["import_stmt"]) not in read(str(pin["file_path"])), case.id

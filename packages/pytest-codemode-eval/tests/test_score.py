@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import combinations
 from typing import Any
 
@@ -19,10 +19,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pytest_codemode_eval.catalog import Catalog
+from pytest_codemode_eval.evaluate import result_from_generation
 from pytest_codemode_eval.generation import Finish, Generation
 from pytest_codemode_eval.parse import parse_output
 from pytest_codemode_eval.score import Score, Verdict, match_in_order, score_case
-from pytest_codemode_eval.suite import Case
+from pytest_codemode_eval.suite import Case, Suite
 
 # ---------------------------------------------------------------------------------------------
 # Output builders: the call syntaxes the parser recognises.
@@ -67,6 +68,11 @@ source = read_file(path)
 report = validate_component(path)
 print(pytest_run("tests/"))"""
 GOTO_ARGS = {"file_path": "src/views/home.py", "line": 12, "column": 6, "symbol": "HomeView"}
+NO_TOOL = "no-tool"  # a case whose right answer calls no tool (expected = []), see `golden_cases`
+LORA_RANK = (
+    "LoRA rank r is the inner dimension of the low-rank update B·A added to a frozen weight: "
+    "a higher rank trains more parameters and can fit more, at more memory."
+)
 
 
 @dataclass(frozen=True)
@@ -206,6 +212,115 @@ GOLDEN = [
         1.0,
         Verdict.CODE_MODE,
         "pytest_run",
+    ),
+    row(
+        "code_mode-extra-read-only-call-recorded-not-penalised",
+        "git-03",
+        xml_code('print(git_status("."))\nprint(git_log(".", count=5))'),
+        1.0,
+        Verdict.CODE_MODE,
+        "Code Mode call of git_log; extra read-only call(s): git_status",
+    ),
+    row(
+        "code_mode-expected-write-is-no-unrequested-change",
+        "text-02",
+        xml_code('write_file("output/summary.txt", "Phase 40 complete")'),
+        1.0,
+        Verdict.CODE_MODE,
+        "write_file",
+    ),
+    # --- no_call: 1.0, a case that expects no tool ------------------------------------------
+    row("no_call-prose-answer", NO_TOOL, LORA_RANK, 1.0, Verdict.NO_CALL, "without a tool call"),
+    row(
+        "no_call-after-think-that-calls-a-tool",
+        NO_TOOL,
+        f"<think>{xml_code(READ_CONFIG)}</think>\n{LORA_RANK}",
+        1.0,
+        Verdict.NO_CALL,
+        "Answered without a tool call",
+    ),
+    row(
+        "no_call-tool-named-in-prose-or-markdown",
+        NO_TOOL,
+        f"{LORA_RANK} To see the project's value:\n```python\n{READ_CONFIG}\n```",
+        1.0,
+        Verdict.NO_CALL,
+        "Answered without a tool call",
+    ),
+    # --- unneeded_call: 0, any call in a case that expects no tool --------------------------
+    row(
+        "unneeded_call-code-mode",
+        NO_TOOL,
+        xml_code('print(read_file("src/training/lora_config.py"))'),
+        0.0,
+        Verdict.UNNEEDED_CALL,
+        "Unneeded call: execute_code calling read_file; no tool was needed",
+    ),
+    row(
+        "unneeded_call-code-without-catalog-tools",
+        NO_TOOL,
+        hermes_code(f"print({LORA_RANK!r})"),
+        0.0,
+        Verdict.UNNEEDED_CALL,
+        "Unneeded call: execute_code; no tool was needed",
+    ),
+    row(
+        "unneeded_call-direct",
+        NO_TOOL,
+        f"{LORA_RANK}\n" + hermes("hover", {**GOTO_ARGS, "symbol": "LoRAConfig"}),
+        0.0,
+        Verdict.UNNEEDED_CALL,
+        "Unneeded call: hover",
+    ),
+    row(
+        "unneeded_call-unknown-tool",
+        NO_TOOL,
+        hermes("send_email", {"to": "team@example.com"}),
+        0.0,
+        Verdict.UNNEEDED_CALL,
+        "Unneeded call: send_email",
+    ),
+    row(
+        "unneeded_call-server-parsed",
+        NO_TOOL,
+        "",
+        0.0,
+        Verdict.UNNEEDED_CALL,
+        "Unneeded call: execute_code calling read_file",
+        server_tool_calls=(openai("execute_code", {"code": READ_CONFIG}),),
+    ),
+    # --- unrequested_change: 0, a workspace-changing tool the case does not expect ----------
+    row(
+        "unrequested_change-besides-the-expected-tool",
+        "git-03",
+        xml_code('log = git_log(".", count=5)\nwrite_file("output/log.txt", str(log))'),
+        0.0,
+        Verdict.UNREQUESTED_CHANGE,
+        "Unrequested change: write_file (expected git_log)",
+    ),
+    row(
+        "unrequested_change-instead-of-the-expected-tool",
+        "lsp-01",
+        xml_code('cst_rename("src/agent/config.py", "AgentConfig", "AgentSettings")'),
+        0.0,
+        Verdict.UNREQUESTED_CHANGE,
+        "Unrequested change: cst_rename (expected goto_definition)",
+    ),
+    row(
+        "unrequested_change-direct-shell-command",
+        "git-01",
+        hermes("git_status", {"path": "."}) + hermes("run_command", {"command": "git stash"}),
+        0.0,
+        Verdict.UNREQUESTED_CHANGE,
+        "Unrequested change: run_command (expected git_status)",
+    ),
+    row(
+        "unrequested_change-in-a-chain",
+        "multi-01",
+        xml_code(CHAIN + '\ncst_add_import("src/views/home.py", "import os")'),
+        0.0,
+        Verdict.UNREQUESTED_CHANGE,
+        "cst_add_import",
     ),
     # --- direct_call: 0.5 -------------------------------------------------------------------
     row(
@@ -492,6 +607,15 @@ GOLDEN = [
         "Prose only",
     ),
     row("prose-empty-output", "text-01", "", 0.0, Verdict.PROSE, "Empty output"),
+    row("prose-empty-output-is-no-answer", NO_TOOL, "", 0.0, Verdict.PROSE, "Empty output"),
+    row(
+        "prose-think-only-is-no-answer",
+        NO_TOOL,
+        "<think>LoRA rank is the inner dimension</think>",
+        0.0,
+        Verdict.PROSE,
+        "Only a think block",
+    ),
     row(
         "prose-unclosed-think-at-token-limit",
         "text-01",
@@ -568,7 +692,41 @@ GOLDEN = [
         "tool_calls entry is not an object",
         server_tool_calls=("read_file",),
     ),
+    row(
+        "malformed-call-in-a-no-tool-case-is-no-abstention",
+        NO_TOOL,
+        f"{LORA_RANK}\n"
+        '<tool_call>\n{"name": "execute_code", "arguments": {"code": "print(1)"}\n</tool_call>',
+        0.0,
+        Verdict.MALFORMED,
+        "Malformed tool call: invalid JSON",
+    ),
+    row(
+        "malformed-code-in-a-no-tool-case",
+        NO_TOOL,
+        xml_code("print(read_file("),
+        0.0,
+        Verdict.MALFORMED,
+        "execute_code code does not parse",
+    ),
+    row(
+        "malformed-empty-tool-call-in-a-no-tool-case",
+        NO_TOOL,
+        f"{LORA_RANK}\n<tool_call>\n</tool_call>",
+        0.0,
+        Verdict.MALFORMED,
+        "empty tool call",
+    ),
     # --- truncated: 0 -----------------------------------------------------------------------
+    row(
+        "truncated-in-a-no-tool-case",
+        NO_TOOL,
+        f"{LORA_RANK}\n<tool_call>\n<function=execute_code>\n<parameter=code>\nprint(",
+        0.0,
+        Verdict.TRUNCATED,
+        "cut off by the token limit",
+        finish="length",
+    ),
     row(
         "truncated-xml",
         "text-01",
@@ -626,6 +784,15 @@ GOLDEN = [
         "call finished after the budget",
         finish="timeout",
     ),
+    row(
+        "timeout-in-a-no-tool-case",
+        NO_TOOL,
+        LORA_RANK,
+        0.0,
+        Verdict.TIMEOUT,
+        "prose then no call",
+        finish="timeout",
+    ),
     # --- error: 0 ---------------------------------------------------------------------------
     row(
         "error-backend-failure",
@@ -667,12 +834,26 @@ def assert_one_liner(note: str) -> None:
     assert len(note) <= 300, f"note too long: {note!r}"
 
 
+@pytest.fixture(scope="module")
+def golden_cases(cases: Mapping[str, Case]) -> Mapping[str, Case]:
+    """The suite's cases plus one that expects no tool, as the held-out no_tool category has."""
+    no_tool = replace(
+        cases["git-03"],
+        id=NO_TOOL,
+        category="no_tool",
+        prompt="What does LoRA rank mean?",
+        expected=(),
+        pins={},
+    )
+    return {**cases, NO_TOOL: no_tool}
+
+
 @pytest.mark.parametrize("golden", GOLDEN)
-def test_golden(golden: Golden, cases: Mapping[str, Case], catalog: Catalog) -> None:
+def test_golden(golden: Golden, golden_cases: Mapping[str, Case], catalog: Catalog) -> None:
     generation = dict(golden.generation)
     if golden.server_tool_calls:
         generation["server_tool_calls"] = golden.server_tool_calls
-    score = run(cases[golden.case], catalog, golden.output, golden.finish, **generation)
+    score = run(golden_cases[golden.case], catalog, golden.output, golden.finish, **generation)
     assert (score.value, score.verdict) == (golden.score, golden.verdict), score.note
     assert golden.note in score.note
     assert_one_liner(score.note)
@@ -682,6 +863,28 @@ def test_golden(golden: Golden, cases: Mapping[str, Case], catalog: Catalog) -> 
 def test_golden_table_covers_every_verdict() -> None:
     covered = {param.values[0].verdict for param in GOLDEN}
     assert covered | {Verdict.RUNTIME_ERROR} == set(Verdict)  # that one: test_dry_run_score.py
+
+
+def test_extra_read_only_calls_reach_the_results_json(
+    cases: Mapping[str, Case], suite: Suite
+) -> None:
+    code = 'print(git_diff("."))\nprint(git_log(".", count=5))\nprint(git_status("."))'
+    generation = Generation(xml_code(code))
+    result = result_from_generation(cases["git-03"], suite, generation).to_dict()
+    assert (result["score"], result["verdict"]) == (1.0, "code_mode")
+    assert result["extra_calls"] == ["git_diff", "git_status"]
+    assert result["tools_called"] == ["git_diff", "git_log", "git_status"]
+
+
+def test_no_extra_calls_when_only_expected_tools_run(
+    cases: Mapping[str, Case], catalog: Catalog
+) -> None:
+    score = run(cases["multi-01"], catalog, xml_code(CHAIN + '\nprint(read_file("README.md"))'))
+    assert (score.value, score.extra_calls) == (1.0, ())
+
+
+def test_workspace_changing_tools_come_from_the_catalog(catalog: Catalog) -> None:
+    assert catalog.mutating == {"write_file", "cst_rename", "cst_add_import", "run_command"}
 
 
 def test_tools_called_in_execution_order(cases: Mapping[str, Case], catalog: Catalog) -> None:

@@ -154,6 +154,12 @@ BAD_INPUTS = [
         "{root}/cases/basic.cases.toml:7: case 'git-01': field 'prompt' must be a non-empty string",
     ),
     BadInput(
+        "expected-not-a-list",
+        edit("cases/refactor.cases.toml", '["goto_definition"]', '"goto_definition"'),
+        "{root}/cases/refactor.cases.toml:7: case 'lsp-01': field 'expected' must be a list of "
+        "tool names ([] when the right answer calls no tool)",
+    ),
+    BadInput(
         "pin-names-a-non-parameter",
         edit("cases/basic.cases.toml", '{ path = "src/app.py" }', '{ file = "src/app.py" }'),
         "{root}/cases/basic.cases.toml:1: case 'text-01': pins.read_file.file is not a "
@@ -174,6 +180,17 @@ BAD_INPUTS = [
         "catalog-calls-sys-exit",
         append("catalog.py", "\nimport sys\nsys.exit(3)\n"),
         "{root}/catalog.py: catalog exited while importing (exit code 3)",
+    ),
+    BadInput(
+        "catalog-mutating-names-an-unknown-tool",
+        append("catalog.py", "MUTATING = [cst_rename, 'write_file']\n"),
+        "{root}/catalog.py:39: MUTATING names tool(s) not in TOOLS: 'write_file'; "
+        "known: read_file, git_status, cst_rename, goto_definition",
+    ),
+    BadInput(
+        "catalog-mutating-not-a-collection",
+        append("catalog.py", "MUTATING = 'cst_rename'\n"),
+        "{root}/catalog.py: MUTATING must be a list, tuple or set of tools from TOOLS",
     ),
     BadInput(
         "targets-unknown-category",

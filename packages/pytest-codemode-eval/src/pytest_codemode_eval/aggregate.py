@@ -53,6 +53,7 @@ class CaseResult:
     cached: bool = False  # the output came from the output cache, not from the model this run
     # With --codemode-dry-run: each execute_code call's run (calls with arguments, stdout, error)
     dry_run: tuple[Mapping[str, Any], ...] | None = None
+    extra_calls: tuple[str, ...] = ()  # tools called that the case does not expect (not penalised)
 
     @property
     def tokens_per_second(self) -> float | None:
@@ -71,6 +72,7 @@ class CaseResult:
             "seconds": self.seconds,
             "finish": self.finish,
             "tools_called": list(self.tools_called),
+            "extra_calls": list(self.extra_calls),
             "prompt_tokens": self.prompt_tokens,
             "generated_tokens": self.generated_tokens,
             "tokens_per_second": self.tokens_per_second,
@@ -91,6 +93,7 @@ class CaseResult:
         fields["verdict"] = Verdict(fields["verdict"])
         fields["tools_called"] = tuple(fields.get("tools_called", ()))
         fields["expected"] = tuple(fields.get("expected", ()))
+        fields["extra_calls"] = tuple(fields.get("extra_calls", ()))
         fields["server_tool_calls"] = tuple(fields.get("server_tool_calls", ()))
         if fields.get("dry_run") is not None:
             fields["dry_run"] = tuple(fields["dry_run"])

@@ -2,8 +2,9 @@
 
 A catalog is a Python module a suite brings (trusted suite code, never model output) exporting
 `TOOLS` (the tool functions), `WRAPPER` (the Code Mode `execute_code(code: str)` function) and
-optionally `RESULT_TYPES`. Keeping it as real Python keeps the stubs the model sees and the
-signatures the scorer binds identical by construction.
+optionally `RESULT_TYPES` and `MUTATING` (the tools that change the workspace, by function or
+name: a call of one that the case does not ask for costs all credit). Keeping it as real Python
+keeps the stubs the model sees and the signatures the scorer binds identical by construction.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import inspect
+import re
 import sys
 import typing
 from collections.abc import Callable, Mapping
@@ -64,6 +66,9 @@ class Catalog:
     # Each tool's return annotation resolved to a type (`list[Location]`), for the dry run's
     # typed results; Any where it cannot be resolved.
     returns: Mapping[str, Any] = field(default_factory=dict)
+    # Tools that change the workspace (write a file, rename, run a shell command): the scorer
+    # treats an unrequested call of one as the worst outcome, whatever else the code did right.
+    mutating: frozenset[str] = frozenset()
 
     @property
     def tool_names(self) -> tuple[str, ...]:
@@ -166,6 +171,7 @@ def catalog_from_module(path: Path, module: Any) -> Catalog:
         result_types=result_types,
         source=path.read_text(encoding="utf-8"),
         returns={spec.name: resolved_return(tool) for spec, tool in zip(specs, tools, strict=True)},
+        mutating=mutating_tools(path, getattr(module, "MUTATING", ()), names),
     )
 
 
@@ -175,3 +181,25 @@ def resolved_return(function: Callable[..., Any]) -> Any:
         return typing.get_type_hints(function).get("return", Any)
     except Exception:  # an annotation naming something the module does not define
         return Any
+
+
+def mutating_tools(path: Path, declared: Any, tools: list[str]) -> frozenset[str]:
+    """`MUTATING` as tool names: each entry a tool function of TOOLS or its name."""
+    if isinstance(declared, str) or not isinstance(declared, list | tuple | set | frozenset):
+        raise SuiteError(path, "MUTATING must be a list, tuple or set of tools from TOOLS")
+    names = [
+        entry if isinstance(entry, str) else getattr(entry, "__name__", "") for entry in declared
+    ]
+    unknown = sorted(repr(name) for name in names if name not in tools)
+    if unknown:
+        message = f"MUTATING names tool(s) not in TOOLS: {', '.join(unknown)}"
+        raise SuiteError(path, f"{message}; known: {', '.join(tools)}", _assignment_line(path))
+    return frozenset(names)
+
+
+def _assignment_line(path: Path) -> int | None:
+    """The line of `MUTATING = ...` in the catalog source, for the error message."""
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if re.match(r"MUTATING\b", line):
+            return number
+    return None

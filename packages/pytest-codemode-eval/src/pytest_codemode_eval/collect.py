@@ -15,21 +15,12 @@ from pytest_codemode_eval.aggregate import CaseResult
 from pytest_codemode_eval.errors import SuiteError
 from pytest_codemode_eval.options import OPTIONS_KEY
 from pytest_codemode_eval.session import runner_for
-from pytest_codemode_eval.suite import Case, Suite, load_suite
+from pytest_codemode_eval.suite import SUITE_FILE, Case, Suite, find_suite_file, load_suite
 from pytest_codemode_eval.targets import find_targets, load_targets
 
-SUITE_FILE = "suite.toml"
 SUITES_KEY = pytest.StashKey[dict[Path, Suite | SuiteError]]()
 REPORTED_KEY = pytest.StashKey[set[Path]]()  # files whose suite error was already shown
 TIMEOUT_BACKSTOP_SECONDS = 120.0  # pytest-timeout only catches a backend that ignores its budget
-
-
-def find_suite_file(case_file: Path) -> Path | None:
-    for folder in case_file.parents:
-        candidate = folder / SUITE_FILE
-        if candidate.is_file():
-            return candidate
-    return None
 
 
 def suite_for(config: pytest.Config, case_file: Path) -> Suite:

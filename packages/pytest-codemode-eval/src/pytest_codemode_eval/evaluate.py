@@ -100,6 +100,7 @@ def result_from_generation(
         finish=generation.finish,
         tools_called=score.tools_called,
         expected=case.expected,
+        extra_calls=score.extra_calls,
         prompt_tokens=generation.prompt_tokens,
         generated_tokens=generation.generated_tokens,
         output=generation.output,

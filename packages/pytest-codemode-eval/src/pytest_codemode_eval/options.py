@@ -39,7 +39,11 @@ class Option:
 
 OPTIONS = (
     Option("codemode_backend", "where outputs come from", choices=BACKENDS),
-    Option("codemode_suite", "suite.toml of the suite (markers, baseline checks)", "path"),
+    Option(
+        "codemode_suite",
+        "suite.toml of the suite to run: case files of other suites are not collected",
+        "path",
+    ),
     Option("codemode_targets", "targets.toml with pre-registered targets and baseline", "path"),
     Option(
         "codemode_replay", "JSONL file of recorded outputs for --codemode-backend=replay", "path"
@@ -237,6 +241,8 @@ def _check_combination(options: CodemodeOptions) -> None:
         raise pytest.UsageError(
             "--codemode-base-url URL is required with --codemode-backend=openai"
         )
+    if options.suite is not None and not options.suite.is_file():
+        raise pytest.UsageError(f"--codemode-suite: file not found: {options.suite}")
     if options.targets is not None and not options.targets.is_file():
         raise pytest.UsageError(f"targets file not found: {options.targets}")
     for name in ("report", "results", "record"):

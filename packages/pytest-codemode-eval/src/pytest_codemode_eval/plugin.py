@@ -27,9 +27,10 @@ from pytest_codemode_eval.reporter import (
 )
 from pytest_codemode_eval.safe_text import json_text
 from pytest_codemode_eval.session import RUNNER_KEY, runner_for
-from pytest_codemode_eval.suite import CASE_FILE_SUFFIX, read_categories
+from pytest_codemode_eval.suite import CASE_FILE_SUFFIX, find_suite_file, read_categories
 
 REPORTER_KEY = pytest.StashKey[EvalReporter]()
+OTHER_SUITES_KEY = pytest.StashKey[set[Path]]()  # suites whose case files were not collected
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -83,9 +84,50 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> CaseFile | None:
-    if file_path.name.endswith(CASE_FILE_SUFFIX):
-        return CaseFile.from_parent(parent, path=file_path)
-    return None
+    if not file_path.name.endswith(CASE_FILE_SUFFIX):
+        return None
+    if not _in_selected_suite(parent.config, file_path):
+        return None
+    return CaseFile.from_parent(parent, path=file_path)
+
+
+def _in_selected_suite(config: pytest.Config, case_file: Path) -> bool:
+    """A suite nested in another suite's folder runs only when `codemode_suite` selects it.
+
+    evalsuite/ holds the reference suite and evalsuite/heldout/ a larger one: `pytest evalsuite`
+    runs the reference suite alone (also in a copy of the folder, where no ini selects it), and
+    `--codemode-suite=evalsuite/heldout/suite.toml` runs the held-out one alone. A selected suite
+    also drops the other suites of its folder tree. Skipped suites are remembered so that a run
+    that collects nothing can say what to select.
+    """
+    found = find_suite_file(case_file)
+    if found is None:
+        return True  # collection reports the missing suite.toml
+    owner, selected = found.resolve(), config.stash[OPTIONS_KEY].suite
+    if selected is not None and _same_tree(owner.parent, selected.parent):
+        keep = owner == selected
+    else:
+        keep = find_suite_file(owner.parent) is None  # no suite.toml in a folder above
+    if not keep:
+        config.stash.setdefault(OTHER_SUITES_KEY, set()).add(owner)
+    return keep
+
+
+def _same_tree(first: Path, second: Path) -> bool:
+    return first.is_relative_to(second) or second.is_relative_to(first)
+
+
+def pytest_report_collectionfinish(config: pytest.Config, items: list[pytest.Item]) -> list[str]:
+    """When every case file found belongs to a suite not selected, say how to select it."""
+    skipped: set[Path] = config.stash.get(OTHER_SUITES_KEY, set())
+    others = sorted(skipped)
+    if not others or any(isinstance(item, CaseItem) for item in items):
+        return []
+    selected = config.stash[OPTIONS_KEY].suite
+    return [
+        f"codemode: the case files found belong to {', '.join(map(str, others))}, not to the "
+        f"selected suite {selected}; select one with --codemode-suite=PATH/suite.toml"
+    ]
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -1,15 +1,17 @@
 """Score one case: the single owner of the rubric (documented in the README).
 
 1.0  an execute_code call whose code calls the expected tool(s), in order, with binding arguments
-     that match the case's pins;
+     that match the case's pins; for a case that expects no tool (`expected = []`), a prose answer;
 0.5  a direct call of the expected tool with binding arguments;
 0.0  prose, a wrong tool, a malformed call, code that does not parse, a call cut off by the token
-     limit, a timeout, a failed generation.
+     limit, a timeout, a failed generation; any call in a case that expects none; a call of a tool
+     that changes the workspace (the catalog's MUTATING) that the case does not expect.
 Chains score (expected tools called in order / expected tools) x format (1.0 wrapped, 0.5 direct).
 A right tool whose arguments do not bind or miss a pin gets half of what it would have had.
 With a dry run (`runs`, by code) the calls the code really made are scored instead of the ones
 read from its text, and code that raised scores 0.0 (`runtime_error`); code the sandbox cannot
 run is read statically, with a note saying so.
+Extra calls of read-only tools cost nothing; they are recorded and named in the note.
 """
 
 from __future__ import annotations
@@ -29,10 +31,13 @@ from pytest_codemode_eval.suite import Case
 
 class Verdict(enum.StrEnum):
     CODE_MODE = "code_mode"
+    NO_CALL = "no_call"  # the case expects no tool and the answer is prose
     DIRECT_CALL = "direct_call"
     PARTIAL_CHAIN = "partial_chain"
     BAD_ARGUMENTS = "bad_arguments"
     WRONG_TOOL = "wrong_tool"
+    UNREQUESTED_CHANGE = "unrequested_change"  # a workspace-changing tool the case did not ask for
+    UNNEEDED_CALL = "unneeded_call"  # a tool call in a case that expects none
     PROSE = "prose"
     MALFORMED = "malformed"
     TRUNCATED = "truncated"
@@ -47,6 +52,7 @@ class Score:
     verdict: Verdict
     note: str
     tools_called: tuple[str, ...] = ()
+    extra_calls: tuple[str, ...] = ()  # tools called that the case does not expect (read-only)
 
     @property
     def full_credit(self) -> bool:
@@ -127,10 +133,33 @@ def _score_case(
         called = tuple(call.name for call in parsed.calls if call.name)
         return Score(0.0, Verdict.TIMEOUT, _timeout_note(parsed, generation), called)
     try:
+        if not case.expected:
+            return _score_abstention(parsed, catalog, generation)
         invocations = collect_invocations(parsed, catalog, generation, runs)
     except _Unscorable as stop:
         return stop.score
     return _score_invocations(case, catalog, invocations)
+
+
+def _score_abstention(parsed: Parsed, catalog: Catalog, generation: Generation) -> Score:
+    """A case whose right answer calls no tool: a prose answer earns full credit, a call none.
+
+    A malformed or truncated call is scored as such (`_read_calls` stops on it): an output that
+    tried to call a tool and failed is never credited as an abstention.
+    """
+    if not parsed.calls:
+        if not parsed.prose:
+            return _prose_score(parsed, generation)  # empty or think-only: no answer at all
+        note = "Answered without a tool call"
+        note += " (hit the token limit)" if generation.finish == "length" else ""
+        return Score(1.0, Verdict.NO_CALL, note)
+    invocations, _unknown = _read_calls(parsed, catalog, generation)
+    called = _names(invocations)
+    names = ", ".join(dict.fromkeys(call.name for call in parsed.calls))
+    inside = f" calling {', '.join(dict.fromkeys(called))}" if called else ""
+    return Score(
+        0.0, Verdict.UNNEEDED_CALL, f"Unneeded call: {names}{inside}; no tool was needed", called
+    )
 
 
 def collect_invocations(
@@ -141,6 +170,23 @@ def collect_invocations(
 ) -> list[Invocation]:
     if not parsed.calls:
         raise _Unscorable(_prose_score(parsed, generation))
+    invocations, unknown = _read_calls(parsed, catalog, generation, runs or {})
+    if not invocations:
+        what = f"unknown tool {', '.join(unknown)}" if unknown else "no catalog tool in the code"
+        raise _Unscorable(Score(0.0, Verdict.WRONG_TOOL, f"Wrong tool: {what}"))
+    return invocations
+
+
+def _read_calls(
+    parsed: Parsed,
+    catalog: Catalog,
+    generation: Generation,
+    runs: Mapping[str, DryRun] | None = None,
+) -> tuple[list[Invocation], list[str]]:
+    """The catalog tools the calls invoke and the names of unknown tools called directly.
+
+    A call cut off or malformed stops scoring with its own verdict (`_Unscorable`).
+    """
     invocations: list[Invocation] = []
     unknown: list[str] = []
     code_chars = 0  # all the output's code together, so 256 calls cannot each bring 20,000
@@ -161,10 +207,7 @@ def collect_invocations(
             invocations.append(Invocation(call.name, (), dict(call.arguments), wrapped=False))
         else:
             unknown.append(call.name)
-    if not invocations:
-        what = f"unknown tool {', '.join(unknown)}" if unknown else "no catalog tool in the code"
-        raise _Unscorable(Score(0.0, Verdict.WRONG_TOOL, f"Wrong tool: {what}"))
-    return invocations
+    return invocations, unknown
 
 
 def _code_invocations(
@@ -206,15 +249,32 @@ def _run_invocations(run: DryRun, catalog: Catalog) -> list[Invocation]:
 
 def _score_invocations(case: Case, catalog: Catalog, invocations: list[Invocation]) -> Score:
     called = _names(invocations)
+    expected = " → ".join(case.expected)
+    changes = [t for t in dict.fromkeys(called) if t in catalog.mutating and t not in case.expected]
+    if changes:
+        note = f"Unrequested change: {', '.join(changes)} (expected {expected})"
+        return Score(0.0, Verdict.UNREQUESTED_CHANGE, note, called)
     matched = match_in_order(case.expected, called)
     if not matched:
-        expected = " → ".join(case.expected)
         return Score(
             0.0,
             Verdict.WRONG_TOOL,
             f"Wrong tool: {', '.join(called)} (expected {expected})",
             called,
         )
+    score = _credit(case, catalog, invocations, matched)
+    extra = tuple(dict.fromkeys(t for t in called if t not in case.expected))
+    if not extra:
+        return score
+    note = f"{score.note}; extra read-only call(s): {', '.join(extra)}"
+    return replace(score, note=note, extra_calls=extra)
+
+
+def _credit(
+    case: Case, catalog: Catalog, invocations: list[Invocation], matched: list[int]
+) -> Score:
+    """The credit of the expected tools that were called: chain fraction x format x arguments."""
+    called = _names(invocations)
     fraction = len(matched) / len(case.expected)
     wrapped = all(invocations[i].wrapped for i in matched)
     factor = 1.0 if wrapped else 0.5

@@ -19,6 +19,7 @@ from pytest_codemode_eval.catalog import Catalog, load_catalog
 from pytest_codemode_eval.errors import SuiteError, read_text_file
 
 CASE_FILE_SUFFIX = ".cases.toml"
+SUITE_FILE = "suite.toml"
 DEFAULT_TIME_BUDGET = 13.5
 DEFAULT_MAX_TOKENS = 512
 # Categories become markers on their items: these names would skip, xfail or re-time every case.
@@ -130,7 +131,7 @@ def load_suite(path: Path) -> Suite:
         "[suite] time_budget",
         line("time_budget"),
     )
-    case_files = sorted(path.parent.rglob(f"*{CASE_FILE_SUFFIX}"))
+    case_files = own_case_files(path)
     cases = [case for file in case_files for case in load_case_file(file, catalog, categories)]
     if not cases:
         raise SuiteError(path, f"no cases: expected *{CASE_FILE_SUFFIX} files below {path.parent}")
@@ -143,6 +144,26 @@ def load_suite(path: Path) -> Suite:
     return Suite(
         name, path, catalog, categories, tuple(cases), digest.hexdigest()[:16], max_tokens, budget
     )
+
+
+def find_suite_file(case_file: Path) -> Path | None:
+    """The suite a case file belongs to: the nearest `suite.toml` in its folder or above."""
+    for folder in case_file.parents:
+        candidate = folder / SUITE_FILE
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def own_case_files(suite_file: Path) -> list[Path]:
+    """The case files below a suite's folder, without those of a suite nested inside it.
+
+    A second suite may live in a subfolder (evalsuite/heldout/ beside evalsuite/suite.toml); its
+    cases belong to it alone, so the outer suite keeps its own cases, ids and fingerprint.
+    """
+    found = sorted(suite_file.parent.rglob(f"*{CASE_FILE_SUFFIX}"))
+    own = suite_file.resolve()
+    return [file for file in found if (find_suite_file(file) or file).resolve() == own]
 
 
 def _presented(catalog: Catalog, header: Mapping[str, Any], path: Path, line: Any) -> Catalog:
@@ -196,12 +217,9 @@ def _parse_case(
         raise fail(f"{where}: unknown category {category!r}; known: {', '.join(categories)}")
     prompt = _string(raw, "prompt", path, where, line)
     expected = raw.get("expected")
-    if (
-        not isinstance(expected, list)
-        or not expected
-        or not all(isinstance(t, str) for t in expected)
-    ):
-        raise fail(f"{where}: field 'expected' must be a non-empty list of tool names")
+    if not isinstance(expected, list) or not all(isinstance(t, str) for t in expected):
+        message = "must be a list of tool names ([] when the right answer calls no tool)"
+        raise fail(f"{where}: field 'expected' {message}")
     for tool in expected:
         if tool not in catalog.tools:
             raise fail(f"{where}: unknown tool {tool!r} in 'expected'; not in the catalog")
