@@ -45,7 +45,10 @@ def test_short_demo_writes_everything_into_one_folder(
     )
     out = io.StringIO()
     monkeypatch.chdir(tmp_path)
-    result = run_demo(Path("demo"), SUITE, n_examples=120, config=config, out=out)
+    result = run_demo(
+        Path("demo"), SUITE, n_examples=120, config=config, out=out,
+        eval_args=["--codemode-max-tokens=24"],
+    )  # fmt: skip
     demo = DemoDir(tmp_path / "demo")
     for path in (
         demo.base / "config.json",
@@ -75,6 +78,12 @@ def test_short_demo_writes_everything_into_one_folder(
     assert "McNemar p = " in report
     assert trained["identity"]["model"]["settings"] is not None
     assert all(case["dry_run"] is not None for case in trained["cases"])  # dry-run on
+    # both models on the held-out suite too, compared case by case
+    heldout = json.loads((demo.eval("trained-heldout") / "results.json").read_text())
+    assert len(heldout["cases"]) >= 240
+    assert {c["category"] for c in heldout["cases"]} >= {"no_tool", "multi_tool"}
+    assert heldout["comparison"]["overall"]["n"] == len(heldout["cases"])
+    assert "trained-heldout/report.md" in report
     printed = out.getvalue()
     assert "untrained base model: 0.0% overall" in printed
     assert "all checks passed" in printed  # preflight ran before training

@@ -132,7 +132,11 @@ def wrapped_code(parsed: Parsed, catalog: Catalog) -> list[str]:
 
 
 def suite_workspace(suite: Suite) -> Path:
-    """The fixture workspace the fakes answer from: `workspace/` beside suite.toml."""
+    """The fixture workspace the fakes answer from: `workspace/` beside suite.toml, or beside a
+    parent suite folder (a held-out suite nested in the reference suite's folder shares it)."""
+    for folder in (suite.path.parent, *suite.path.parent.parents[:2]):
+        if (folder / "workspace").is_dir():
+            return folder / "workspace"
     return suite.path.parent / "workspace"
 
 

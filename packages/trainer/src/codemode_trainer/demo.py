@@ -31,7 +31,7 @@ import subprocess
 import sys
 import time
 import tomllib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
@@ -62,6 +62,9 @@ DEMO_TRAINING = TrainConfig(
     quantize=QuantizeConfig(bits=5, group_size=64),
 )
 
+
+HELDOUT_SUITE = Path("heldout") / "suite.toml"  # the larger suite, nested in the reference folder
+HELDOUT_BATCH = 8  # 250 cases decoded 8 at a time (greedy outputs equal one by one)
 
 # Mostly one call per request, printed plainly, plus chains and no-tool answers: a 0.5 M-parameter
 # model learns which tool a request names in minutes from this, not from varied multi-turn code.
@@ -127,7 +130,9 @@ def run_demo(
     n_examples: int = 1200,
     config: TrainConfig = DEMO_TRAINING,
     out: TextIO = sys.stdout,
+    eval_args: Sequence[str] = (),
 ) -> DemoResult:
+    """`eval_args`: extra pytest options for every evaluation (tests cap the token budget)."""
     started = time.perf_counter()
     demo = DemoDir(root)
     if root.exists() and any(root.iterdir()):
@@ -144,7 +149,9 @@ def run_demo(
     )  # fmt: skip
     say(f"building the offline base model ({preset}) with a tokenizer trained on that data")
     init_model(demo.base, preset, corpus=tokenizer_corpus(suite, dataset), seed=config.seed)
-    base_score = evaluate(demo.base, suite_path, demo.eval("base"), out, quiet=True)
+    base_score = evaluate(
+        demo.base, suite_path, demo.eval("base"), out, quiet=True, extra=eval_args
+    )
     say(f"untrained base model: {base_score * 100:.1f}% overall")
     trained = dataclasses.replace(config, model=str(demo.base))
     run = demo.train
@@ -157,14 +164,30 @@ def run_demo(
     say(f"evaluating the trained {config.quantize.bits}-bit model")
     base_results = demo.eval("base") / "results.json"
     trained_score = evaluate(
-        run.quantized, suite_path, demo.eval("trained"), out, quiet=False, baseline=base_results
-    )
+        run.quantized, suite_path, demo.eval("trained"), out, quiet=False,
+        baseline=base_results, extra=eval_args,
+    )  # fmt: skip
+    heldout = demo.suite.parent / HELDOUT_SUITE
+    if heldout.is_file():
+        say(f"evaluating both models on the held-out suite ({heldout.parent.name})")
+        batched = (*eval_args, f"--codemode-batch-size={HELDOUT_BATCH}")
+        evaluate(demo.base, heldout, demo.eval("base-heldout"), out, quiet=True, extra=batched)
+        evaluate(
+            run.quantized, heldout, demo.eval("trained-heldout"), out, quiet=False,
+            baseline=demo.eval("base-heldout") / "results.json", extra=batched,
+        )  # fmt: skip
     metrics_md = render_metrics_markdown(metrics) if metrics else ""
     paired = _paired(demo.eval("trained") / "results.json")
     comparison = _comparison(base_score, trained_score, config.quantize.bits, paired)
     report = (demo.eval("trained") / "report.md").read_text(encoding="utf-8")
+    held_out_report = demo.eval("trained-heldout") / "report.md"
+    held_out = (
+        f"\nThe held-out suite's report: {held_out_report.relative_to(root)}\n"
+        if held_out_report.is_file()
+        else ""
+    )
     demo.report.write_text(
-        report + "\n## Training Metrics\n\n" + metrics_md + "\n" + comparison + "\n",
+        report + "\n## Training Metrics\n\n" + metrics_md + "\n" + comparison + "\n" + held_out,
         encoding="utf-8",
     )
     print("\n## Training Metrics\n\n" + metrics_md, file=out)
@@ -175,14 +198,17 @@ def run_demo(
 
 
 def minimal_suite(source: Path, dest: Path) -> Path:
-    """Copy a suite (without its workspace) with the minimal prompt; returns the new suite.toml."""
+    """Copy a suite (without its workspace) with the minimal prompt; returns the new suite.toml.
+
+    A suite nested in its folder (the held-out suite) gets the minimal prompt too."""
     ignore = shutil.ignore_patterns("workspace", "replays", "__pycache__")
     shutil.copytree(source.parent, dest.parent, ignore=ignore)
-    data = tomllib.loads(source.read_text(encoding="utf-8"))
-    header = data["suite"]
-    header |= {"prompt_style": "minimal", "native_tools": False}
-    header["name"] = f"{header['name']}-minimal"
-    dest.write_text(tomli_w.dumps(data), encoding="utf-8")
+    for suite_file in [dest, *sorted(dest.parent.glob("*/suite.toml"))]:
+        data = tomllib.loads(suite_file.read_text(encoding="utf-8"))
+        header = data["suite"]
+        header |= {"prompt_style": "minimal", "native_tools": False}
+        header["name"] = f"{header['name']}-minimal"
+        suite_file.write_text(tomli_w.dumps(data), encoding="utf-8")
     return dest
 
 
@@ -194,6 +220,7 @@ def evaluate(
     *,
     quiet: bool,
     baseline: Path | None = None,
+    extra: Sequence[str] = (),
 ) -> float:
     """`pytest SUITE --codemode-backend=mlx --codemode-dry-run` in a subprocess, as a user would
     run it; with `baseline` (an earlier results file) the run compares itself case by case.
@@ -201,13 +228,14 @@ def evaluate(
     It runs from the suite's parent folder, so every path is made absolute first (a relative
     `--run runs/x` is what `nox -s demo` passes)."""
     model, suite_path, out_dir = model.absolute(), suite_path.absolute(), out_dir.absolute()
+    selected = [f"--codemode-suite={suite_path}"]  # a nested suite runs only when selected
     out_dir.mkdir(parents=True, exist_ok=True)
     results = out_dir / "results.json"
     command = [
         sys.executable, "-m", "pytest", str(suite_path.parent), "-p", "no:cacheprovider",
         "--override-ini=addopts=", "--codemode-backend=mlx", f"--codemode-model={model}",
         f"--codemode-results={results}", f"--codemode-report={out_dir / 'report.md'}",
-        "--codemode-gate", "--codemode-dry-run", "-q", "--no-header",
+        "--codemode-gate", "--codemode-dry-run", "-q", "--no-header", *selected, *extra,
     ]  # fmt: skip
     if baseline is not None:
         command.append(f"--codemode-baseline={baseline.absolute()}")
