@@ -440,3 +440,9 @@ def test_case_file_outside_any_suite(pytester: pytest.Pytester) -> None:
         in result.outlines
     ), output
     assert_no_traceback(output)
+
+
+def test_every_bad_input_is_listed_in_the_readme() -> None:
+    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Bad input", 1)[1].split("\n## ", 1)[0]
+    assert [bad.id for bad in BAD_INPUTS if f"| `{bad.id}` |" not in section] == []
