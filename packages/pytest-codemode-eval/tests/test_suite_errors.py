@@ -270,6 +270,35 @@ BAD_INPUTS = [
         (*REPLAY, "--codemode-baseline=nothere.json"),
     ),
     BadInput(
+        "base-url-not-http",
+        nothing,
+        "ERROR: --codemode-base-url: 'localhost:8080' is not an http(s) URL; expected e.g. "
+        "http://127.0.0.1:8080/v1",
+        USAGE_ERROR,
+        ("--codemode-backend=openai", "--codemode-base-url=localhost:8080"),
+    ),
+    BadInput(
+        "base-url-missing",
+        nothing,
+        "ERROR: --codemode-base-url URL is required with --codemode-backend=openai",
+        USAGE_ERROR,
+        ("--codemode-backend=openai",),
+    ),
+    BadInput(
+        "model-folder-missing",
+        nothing,
+        "ERROR: --codemode-model: model folder not found: ./models/absent",
+        USAGE_ERROR,
+        ("--codemode-backend=mlx", "--codemode-model=./models/absent"),
+    ),
+    BadInput(
+        "output-path-is-a-directory",
+        write("cases/out.md", ""),
+        "ERROR: --codemode-report: {root}/cases is a directory; expected a file path",
+        USAGE_ERROR,
+        (*REPLAY, "--codemode-report=cases"),
+    ),
+    BadInput(
         "gate-mode-unknown",
         nothing,
         "ERROR: --codemode-gate-mode: 'strict' is not one of point, interval",

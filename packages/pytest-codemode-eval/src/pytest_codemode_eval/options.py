@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import os
+import urllib.parse
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -241,6 +242,8 @@ def _check_combination(options: CodemodeOptions) -> None:
         raise pytest.UsageError(
             "--codemode-base-url URL is required with --codemode-backend=openai"
         )
+    if options.base_url is not None:
+        _check_url(options.base_url)
     if options.suite is not None and not options.suite.is_file():
         raise pytest.UsageError(f"--codemode-suite: file not found: {options.suite}")
     if options.targets is not None and not options.targets.is_file():
@@ -252,6 +255,15 @@ def _check_combination(options: CodemodeOptions) -> None:
     if options.fail_on_regression and options.baseline is None:
         raise pytest.UsageError(
             "--codemode-fail-on-regression needs --codemode-baseline RESULTS.json to compare with"
+        )
+
+
+def _check_url(url: str) -> None:
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise pytest.UsageError(
+            f"--codemode-base-url: {url!r} is not an http(s) URL; expected e.g. "
+            "http://127.0.0.1:8080/v1"
         )
 
 
