@@ -19,6 +19,7 @@ from typing import Any
 from codemode_trainer.chat_template import CallSyntax, detect_call_syntax
 from codemode_trainer.contamination import PromptIndex
 from codemode_trainer.episodes import EpisodeMaker
+from codemode_trainer.errors import DataError
 from codemode_trainer.rows import Row, write_jsonl
 from codemode_trainer.templates import CLAUSE, SINGLE
 from pytest_codemode_eval.catalog import Catalog
@@ -32,10 +33,6 @@ MIX: dict[str, float] = {
 }  # fmt: skip
 ONE_ROW_KINDS = ("single", "no_tool")
 DEFAULT_AVOID_THRESHOLD = 0.8  # below the contamination check's 0.9, for a safety margin
-
-
-class DataError(ValueError):
-    """A user-facing problem with the requested dataset (catalog, sizes, model)."""
 
 
 @dataclass(frozen=True)

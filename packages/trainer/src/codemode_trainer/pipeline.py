@@ -24,6 +24,7 @@ from typing import Any, TextIO
 import tomli_w
 
 from codemode_trainer.config import ConfigError, TrainConfig, config_from_dict, differences
+from codemode_trainer.errors import TrainerError
 from codemode_trainer.fuse import fuse
 from codemode_trainer.metrics import (
     Metrics,
@@ -53,7 +54,7 @@ STAGES = ("data", "preflight", "train", "fuse", "quantize", "metrics")
 SPLITS = ("train.jsonl", "valid.jsonl", "test.jsonl")
 
 
-class PipelineError(RuntimeError):
+class PipelineError(TrainerError, RuntimeError):
     """A one-line, user-facing reason the pipeline stopped."""
 
 
@@ -163,6 +164,7 @@ def run_pipeline(
     model = check_model_dir(config.model)  # check what we can before claiming the folder
     source = None if "data" in wanted else check_data_dir(config.data, config.batch_size)
     with RunDir(run_root).claim(command, resume=resume) as run:
+        resume = resume and run.training_started()  # else nothing to continue: a new run
         if resume:
             _check_resumable(run, config)
         _write_config(run, config)
