@@ -108,7 +108,15 @@ def _add_preflight(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
         help="folder with train.jsonl and valid.jsonl",
     )
     p.add_argument("--suite", type=Path, default=Path("evalsuite/suite.toml"))
-    p.add_argument("--max-seq-length", type=int, default=2048)
+    p.add_argument(
+        "--config",
+        type=Path,
+        metavar="FILE",
+        help="the training config: check rows against its max_seq_length",
+    )
+    p.add_argument(
+        "--max-seq-length", type=int, default=None, help="default: the config's, else 2048"
+    )
     p.set_defaults(handler=_run_preflight)
 
 
@@ -147,9 +155,13 @@ def _run_data_contamination(args: argparse.Namespace) -> int:
 
 
 def _run_preflight(args: argparse.Namespace) -> int:
+    from codemode_trainer.config import load_config
     from codemode_trainer.preflight import preflight_for_suite
 
-    report = preflight_for_suite(args.model, args.data, args.suite, args.max_seq_length)
+    limit = args.max_seq_length
+    if limit is None:  # the limit training will cut at: the config's (its default is mlx-lm's)
+        limit = load_config(args.config).max_seq_length
+    report = preflight_for_suite(args.model, args.data, args.suite, limit)
     print(report.render())
     return EXIT_OK if report.ok else EXIT_FAILED
 
