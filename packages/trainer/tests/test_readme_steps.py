@@ -31,17 +31,19 @@ def readme_blocks(readme: str) -> tuple[str, list[str]]:
     section = readme.split(SECTION, 1)[1].split("\n## ", 1)[0]
     toml_block = re.search(r"```toml\n(.*?)```", section, re.S)
     bash_block = re.search(r"```bash\n(.*?)```", section, re.S)
-    assert toml_block is not None and bash_block is not None, "README section lost a block"
+    assert toml_block is not None, "the README section lost its train.toml block"
+    assert bash_block is not None, "the README section lost its commands"
     lines = [line for line in bash_block.group(1).splitlines() if line.strip()]
     return toml_block.group(1), lines
 
 
 def scratch_checkout(root: Path) -> None:
-    """The files the README's relative paths and the nox/pytest steps read, copied."""
+    """The files the README's relative paths and the nox/pytest steps read (root conftest.py
+    keeps pytest out of the fixture workspace), copied."""
     shutil.copytree(
         REPO / "evalsuite", root / "evalsuite", ignore=shutil.ignore_patterns("__pycache__")
     )
-    for name in ("noxfile.py", "pyproject.toml"):
+    for name in ("noxfile.py", "pyproject.toml", "conftest.py"):
         shutil.copy(REPO / name, root / name)
 
 
