@@ -144,8 +144,8 @@ def _preflight(env: Env, data: Path, *extra: str) -> list[str]:
     ]
 
 
-def _pipeline(env: Env, model: Path) -> list[str]:
-    config = env.file("p.toml", f'model = "{model}"\ndata = "{env.data}"\niters = 1\n')
+def _pipeline(env: Env, model: Path, data: Path | None = None) -> list[str]:
+    config = env.file("p.toml", f'model = "{model}"\ndata = "{data or env.data}"\niters = 1\n')
     return ["pipeline", "--config", str(config), "--run", str(env.tmp / "run")]
 
 
@@ -265,6 +265,11 @@ CASES = [
     Bad(
         "train: line not an object",
         lambda e: e.train(data=e.data_with(_row(e) * 4 + "[]\n")),
+        ("train.jsonl:5", "a JSON list, not an object"),
+    ),
+    Bad(
+        "pipeline: line not an object",
+        lambda e: _pipeline(e, e.model, e.data_with(_row(e) * 4 + "[]\n")),
         ("train.jsonl:5", "a JSON list, not an object"),
     ),
     Bad(
@@ -430,7 +435,7 @@ CASES = [
             "--model",
             str(e.model_with("tokenizer_config.json", None)),
         ],
-        ("tokenizer_config.json", "cannot read the chat template"),
+        ("tokenizer_config.json", "cannot read the chat template (No such file"),
     ),
     # --- adapter folder ---
     Bad(
@@ -482,7 +487,7 @@ CASES = [
     Bad(
         "output: data build --out is a file",
         lambda e: ["data", "build", "--suite", str(SUITE), "--out", str(e.file("d", "x"))],
-        ("d",),
+        ("d", "exists and is not a directory"),
     ),
     Bad(
         "run: metrics of a folder without a run",

@@ -157,7 +157,9 @@ def model_call_syntax(model_dir: Path) -> CallSyntax:
     config_path = model_dir / "tokenizer_config.json"
     try:
         config: Any = json.loads(config_path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
+    except OSError as exc:
+        raise DataError(f"{config_path}: cannot read the chat template ({exc.strerror})") from exc
+    except ValueError as exc:
         raise DataError(f"{config_path}: cannot read the chat template ({exc})") from exc
     template = config.get("chat_template") if isinstance(config, dict) else None
     if isinstance(template, list):  # several named templates: use the default one
@@ -189,6 +191,8 @@ def build_for_suite(
     """
     from pytest_codemode_eval.suite import load_suite
 
+    if out.exists() and not out.is_dir():
+        raise DataError(f"{out} exists and is not a directory; --out is a folder")
     suite = load_suite(suite_path)
     detected = model_call_syntax(model) if model is not None else None
     if call_syntax in (None, "auto"):
