@@ -103,6 +103,7 @@ def test_a_folder_in_use_by_another_process_is_refused(tmp_path: Path) -> None:
 def test_a_run_that_never_trained_does_not_block_the_next_attempt(tmp_path: Path) -> None:
     """A run stopped by bad data, a bad model or preflight left nothing to continue or lose."""
     run = RunDir(tmp_path / "r")
+
     def first_attempt() -> None:
         with run.claim("first"):
             run.data.mkdir()
