@@ -163,7 +163,7 @@ def run_pipeline(
     wanted = [s for s in STAGES if s in stages]
     model = check_model_dir(config.model)  # check what we can before claiming the folder
     source = None if "data" in wanted else check_data_dir(config.data, config.batch_size)
-    if "data" in wanted and data_step is copy_data:
+    if "data" in wanted and data_step is copy_data and not resume:  # a resumed run has its copy
         check_data_dir(config.data, config.batch_size)  # what the copy will be, checked now
     with RunDir(run_root).claim(command, resume=resume) as run:
         resume = resume and run.training_started()  # else nothing to continue: a new run
