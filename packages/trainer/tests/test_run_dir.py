@@ -25,6 +25,8 @@ def test_claim_records_the_owner_and_a_second_run_is_refused(tmp_path: Path) -> 
     run = RunDir(tmp_path / "r")
     with run.claim("first"):
         (run.root / "marker").write_text("x")
+        run.adapters.mkdir()
+        (run.adapters / "checkpoint.json").write_text("{}")  # it trained: work to lose
     owner = run.owner()
     assert owner is not None
     assert owner["command"] == "first"
@@ -96,3 +98,26 @@ def test_a_folder_in_use_by_another_process_is_refused(tmp_path: Path) -> None:
     with RunDir(root).claim("me", resume=True):  # the lock died with its process
         pass
     assert json.loads((root / "owner.json").read_text())["command"] == "me"
+
+
+def test_a_run_that_never_trained_does_not_block_the_next_attempt(tmp_path: Path) -> None:
+    """A run stopped by bad data, a bad model or preflight left nothing to continue or lose."""
+    run = RunDir(tmp_path / "r")
+
+    def first_attempt() -> None:
+        with run.claim("first"):
+            run.data.mkdir()
+            run.record_stage("data", 0.1)
+            raise ValueError("bad model")
+
+    with pytest.raises(ValueError, match="bad model"):
+        first_attempt()
+    first = run.owner()
+    assert first is not None
+    with run.claim("second"):
+        pass
+    second = run.owner()
+    assert second is not None
+    assert second["run_id"] != first["run_id"]
+    assert second["command"] == "second"
+    assert run.read_state() == {"stages": {}}  # the old records are redone, not trusted

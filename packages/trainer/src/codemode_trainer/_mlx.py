@@ -10,6 +10,9 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from codemode_trainer.errors import TrainerError
+from codemode_trainer.rows import dataset_rows
+
 
 def save_random_weights(config: Mapping[str, Any], path: Path, seed: int) -> int:
     """Build mlx-lm's model class for ``config``, seeded, and save its weights; return #params.
@@ -47,7 +50,7 @@ def count_parameters(model_dir: Path) -> int:
 # --- training, fusing and quantizing (mlx-lm's tuner API) ---------------------------------------
 
 
-class SetupError(ValueError):
+class SetupError(TrainerError, ValueError):
     """mlx-lm refused the model, data or settings; the message is one line."""
 
 
@@ -150,23 +153,40 @@ def _isolated_batches(batches: Any, seed: int) -> Any:
         yield item
 
 
-def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    """Rows of a JSONL file, blank lines skipped; errors name the file and line."""
-    import json
+def check_architecture(config: Mapping[str, Any]) -> None:
+    """Refuse a ``model_type`` mlx-lm has no model class for (it would fail only at load)."""
+    utils = _module("mlx_lm.utils")
+    try:
+        utils._get_classes(config=dict(config))
+    except (ValueError, ImportError) as error:
+        first = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        raise SetupError(f"model_type {config.get('model_type')!r}: {first}") from None
 
-    rows: list[dict[str, Any]] = []
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except ValueError as error:
-                raise SetupError(f"{path}:{number}: invalid JSON ({error})") from None
-            if not isinstance(row, dict):
-                raise SetupError(f"{path}:{number}: a row must be a JSON object")
-            rows.append(row)
-    return rows
+
+def load_model(model_dir: Path) -> tuple[Any, Any, dict[str, Any]]:
+    """``mlx_lm.load`` with its failures as one line naming the folder.
+
+    ``check_model_dir`` refuses bad files before a run starts; what only the loader can see (an
+    architecture mlx-lm does not know, weights that do not fit the config) still ends here, and
+    the loader raises anything from KeyError to RuntimeError, hence the broad catch.
+    """
+    utils = _module("mlx_lm.utils")
+    try:
+        model, tokenizer, config = utils.load(str(model_dir), return_config=True)
+    except Exception as error:
+        first = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        raise SetupError(f"{model_dir}: cannot load the model: {first}") from None
+    return model, tokenizer, dict(config)
+
+
+def _load_arrays(path: Path) -> dict[str, Any]:
+    """A checkpoint's arrays; a missing or corrupt file is one line naming it."""
+    try:
+        arrays = _module("mlx.core").load(str(path))
+    except (RuntimeError, ValueError, OSError) as error:
+        raise SetupError(f"{path}: cannot read the checkpoint: {str(error).strip()}") from None
+    assert isinstance(arrays, dict)
+    return arrays
 
 
 class TrainSession:
@@ -194,7 +214,7 @@ class TrainSession:
         s = self.settings
         self.seed = int(s["seed"])
         mx.reset_peak_memory()
-        model, tokenizer, config = utils.load(str(model_dir), return_config=True)
+        model, tokenizer, config = load_model(model_dir)
         self.dequantized = False
         if s["fine_tune_type"] == "full" and _is_quantized(config):
             model = utils.dequantize_model(model)  # integer weights can't take gradients
@@ -229,7 +249,9 @@ class TrainSession:
 
         def dataset(name: str) -> Any:
             path = data_dir / f"{name}.jsonl"
-            rows = read_jsonl(path) if path.exists() else []
+            if not path.exists():
+                return None
+            rows = [row for _, row in dataset_rows(path, may_be_empty=name == "valid")]
             if not rows:
                 return None
             try:
@@ -283,14 +305,12 @@ class TrainSession:
         """Load what ``save`` wrote: weights, optimizer state (step, moments) and the RNG key."""
         mx = _module("mlx.core")
 
-        weights = mx.load(str(adapter_file))
-        assert isinstance(weights, dict)
+        weights = _load_arrays(adapter_file)
         try:
             self.model.load_weights(list(weights.items()), strict=False)
         except ValueError as error:
             raise SetupError(f"{adapter_file}: {str(error).splitlines()[0]}") from None
-        state = mx.load(str(optimizer_file))
-        assert isinstance(state, dict)
+        state = _load_arrays(optimizer_file)
         key = state.pop("random.key")
         self.optimizer.init(self.model.trainable_parameters())
         for name, value in state.items():
@@ -422,7 +442,7 @@ def fuse_adapters(model_dir: Path, adapter_dir: Path, out: Path, dtype: str | No
     tree_unflatten = _module("mlx.utils").tree_unflatten
     tuner_utils, utils = _module("mlx_lm.tuner.utils"), _module("mlx_lm.utils")
 
-    model, tokenizer, config = utils.load(str(model_dir), return_config=True)
+    model, tokenizer, config = load_model(model_dir)
     dequantized = _is_quantized(config)
     if dequantized:
         model = utils.dequantize_model(model)
@@ -430,8 +450,8 @@ def fuse_adapters(model_dir: Path, adapter_dir: Path, out: Path, dtype: str | No
         config.pop("quantization_config", None)
     try:
         tuner_utils.load_adapters(model, str(adapter_dir))
-    except ValueError as error:
-        raise SetupError(str(error).splitlines()[0]) from None
+    except (ValueError, RuntimeError, KeyError) as error:  # mx.load raises RuntimeError
+        raise SetupError((str(error).strip().splitlines() or [type(error).__name__])[0]) from None
     fused = [(n, m.fuse()) for n, m in model.named_modules() if hasattr(m, "fuse")]
     if fused:
         model.update_modules(tree_unflatten(fused))
@@ -456,13 +476,17 @@ def quantize_dir(
 
     convert = _module("mlx_lm.convert").convert
     chatter = io.StringIO()  # convert prints "[INFO] ..." lines on stdout
-    with contextlib.redirect_stdout(chatter):
-        convert(
-            str(model_dir),
-            str(out),
-            quantize=True,
-            q_group_size=group_size,
-            q_bits=bits,
-            q_mode=mode,
-            dtype=dtype,
-        )
+    try:
+        with contextlib.redirect_stdout(chatter):
+            convert(
+                str(model_dir),
+                str(out),
+                quantize=True,
+                q_group_size=group_size,
+                q_bits=bits,
+                q_mode=mode,
+                dtype=dtype,
+            )
+    except Exception as error:  # convert loads the model: the loader's errors, as load_model
+        first = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        raise SetupError(f"{model_dir}: cannot quantize the model: {first}") from None

@@ -9,6 +9,11 @@ from pathlib import Path
 
 Handler = Callable[[argparse.Namespace], int]
 
+#: Exit statuses (README "Bad input"): done; checks found problems or the input is unusable
+#: (one line on stderr); the command line itself is wrong (argparse's status).
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT: train/pipeline stopped by Ctrl-C, resumable
+
 
 def _add_init_model(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from codemode_trainer.init_model import PRESETS
@@ -32,33 +37,34 @@ def _add_init_model(sub: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def _corpus_lines(files: list[Path]) -> Iterator[str]:
+    from codemode_trainer.errors import DataError
+
     for file in files:
         with file.open(encoding="utf-8") as handle:
-            yield from handle
+            try:
+                yield from handle
+            except UnicodeDecodeError as error:
+                raise DataError(f"{file}: not UTF-8 text (byte {error.start})") from None
 
 
 def _run_init_model(args: argparse.Namespace) -> int:
-    from codemode_trainer.init_model import InitModelError, init_model
+    from codemode_trainer.init_model import init_model
 
     if args.out is None and args.corpus:  # `--corpus A B OUT`: argparse gave OUT to --corpus
         args.out = args.corpus.pop()
     if args.out is None:
         print("codemode-train init-model: error: OUT is required", file=sys.stderr)
-        return 2
-    try:
-        out = init_model(
-            args.out,
-            args.preset,
-            corpus=_corpus_lines(args.corpus),
-            call_syntax=args.call_syntax,
-            seed=args.seed,
-            overwrite=args.force,
-        )
-    except (InitModelError, OSError) as error:
-        print(f"codemode-train init-model: error: {error}", file=sys.stderr)
-        return 1
+        return EXIT_USAGE
+    out = init_model(
+        args.out,
+        args.preset,
+        corpus=_corpus_lines(args.corpus),
+        call_syntax=args.call_syntax,
+        seed=args.seed,
+        overwrite=args.force,
+    )
     print(out)
-    return 0
+    return EXIT_OK
 
 
 def _add_data(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -102,71 +108,62 @@ def _add_preflight(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
         help="folder with train.jsonl and valid.jsonl",
     )
     p.add_argument("--suite", type=Path, default=Path("evalsuite/suite.toml"))
-    p.add_argument("--max-seq-length", type=int, default=2048)
+    p.add_argument(
+        "--config",
+        type=Path,
+        metavar="FILE",
+        help="the training config: check rows against its max_seq_length",
+    )
+    p.add_argument(
+        "--max-seq-length", type=int, default=None, help="default: the config's, else 2048"
+    )
     p.set_defaults(handler=_run_preflight)
 
 
-def _fail(command: str, error: object) -> int:
-    print(f"codemode-train {command}: error: {error}", file=sys.stderr)
-    return 1
-
-
 def _run_data_build(args: argparse.Namespace) -> int:
-    from codemode_trainer.data import DataError, build_for_suite
-    from pytest_codemode_eval.errors import SuiteError
+    from codemode_trainer.data import build_for_suite
 
-    try:
-        print(
-            build_for_suite(
-                args.suite,
-                args.out,
-                n_examples=args.n,
-                seed=args.seed,
-                valid_fraction=args.valid_fraction,
-                call_syntax=args.call_syntax,
-                model=args.model,
-                workspace=args.workspace,
-            )
+    print(
+        build_for_suite(
+            args.suite,
+            args.out,
+            n_examples=args.n,
+            seed=args.seed,
+            valid_fraction=args.valid_fraction,
+            call_syntax=args.call_syntax,
+            model=args.model,
+            workspace=args.workspace,
         )
-    except (DataError, SuiteError, OSError, ValueError) as error:
-        return _fail("data build", error)
-    return 0
+    )
+    return EXIT_OK
 
 
 def _run_data_validate(args: argparse.Namespace) -> int:
     from codemode_trainer.validate import validation_summary
-    from pytest_codemode_eval.errors import SuiteError
 
-    try:
-        text, errors = validation_summary(args.file, args.suite)
-    except (SuiteError, OSError, ValueError) as error:
-        return _fail("data validate", error)
+    text, errors = validation_summary(args.file, args.suite)
     print(text)
-    return 1 if errors else 0
+    return EXIT_FAILED if errors else EXIT_OK
 
 
 def _run_data_contamination(args: argparse.Namespace) -> int:
     from codemode_trainer.contamination import contamination_summary
-    from pytest_codemode_eval.errors import SuiteError
 
-    try:
-        text, errors = contamination_summary(args.files, args.suite, args.threshold, args.allow)
-    except (SuiteError, OSError, ValueError) as error:
-        return _fail("data contamination", error)
+    text, errors = contamination_summary(args.files, args.suite, args.threshold, args.allow)
     print(text)
-    return 1 if errors else 0
+    return EXIT_FAILED if errors else EXIT_OK
 
 
 def _run_preflight(args: argparse.Namespace) -> int:
-    from codemode_trainer.preflight import PreflightError, preflight_for_suite
-    from pytest_codemode_eval.errors import SuiteError
+    from codemode_trainer.config import load_config
+    from codemode_trainer.preflight import preflight_for_suite
 
-    try:
-        report = preflight_for_suite(args.model, args.data, args.suite, args.max_seq_length)
-    except (PreflightError, SuiteError, OSError, ValueError) as error:
-        return _fail("preflight", error)
+    limit = args.max_seq_length
+    if limit is None:  # the limit training will cut at: the config's (its default is mlx-lm's)
+        limit = load_config(args.config).max_seq_length
+    report = preflight_for_suite(args.model, args.data, args.suite, limit)
     print(report.render())
-    return 0 if report.ok else 1
+    return EXIT_OK if report.ok else EXIT_FAILED
 
 
 # --- train, pipeline, fuse, quantize, metrics -------------------------------------------------
@@ -214,18 +211,10 @@ def _add_training_commands(sub: argparse._SubParsersAction[argparse.ArgumentPars
     m.set_defaults(handler=_run_metrics)
 
 
-def _error(command: str, error: object) -> int:
-    print(f"codemode-train {command}: error: {error}", file=sys.stderr)
-    return 1
-
-
 def _run_train(args: argparse.Namespace) -> int:
-    from codemode_trainer.config import ConfigError, load_config, parse_override
-    from codemode_trainer.fuse import FuseError
-    from codemode_trainer.metrics import MetricsError, render_metrics_markdown
-    from codemode_trainer.pipeline import STAGES, PipelineError, run_pipeline
-    from codemode_trainer.run_dir import RunDirError
-    from codemode_trainer.train import TrainError
+    from codemode_trainer.config import load_config, parse_override
+    from codemode_trainer.metrics import render_metrics_markdown
+    from codemode_trainer.pipeline import STAGES, run_pipeline
 
     command = args.command
     try:
@@ -246,52 +235,39 @@ def _run_train(args: argparse.Namespace) -> int:
             progress=sys.stderr,
             command=f"codemode-train {command}",
         )
-    except (ConfigError, RunDirError, TrainError, FuseError, PipelineError, MetricsError,
-            OSError) as error:  # fmt: skip
-        return _error(command, error)
     except KeyboardInterrupt:
         print(f"codemode-train {command}: interrupted; continue with --resume", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     if metrics is not None:
         print(render_metrics_markdown(metrics), end="")
-    return 0
+    return EXIT_OK
 
 
 def _run_fuse(args: argparse.Namespace) -> int:
-    from codemode_trainer.fuse import FuseError, fuse
+    from codemode_trainer.fuse import fuse
 
-    try:
-        result = fuse(args.model, args.adapters, args.out, overwrite=args.force)
-    except (FuseError, OSError) as error:
-        return _error("fuse", error)
+    result = fuse(args.model, args.adapters, args.out, overwrite=args.force)
     print(result.path)
-    return 0
+    return EXIT_OK
 
 
 def _run_quantize(args: argparse.Namespace) -> int:
-    from codemode_trainer.fuse import FuseError
     from codemode_trainer.quantize import quantize
 
-    try:
-        result = quantize(
-            args.model, args.out, bits=args.bits, group_size=args.group_size, overwrite=args.force
-        )
-    except (FuseError, OSError) as error:
-        return _error("quantize", error)
+    result = quantize(
+        args.model, args.out, bits=args.bits, group_size=args.group_size, overwrite=args.force
+    )
     print(result.path)
-    return 0
+    return EXIT_OK
 
 
 def _run_metrics(args: argparse.Namespace) -> int:
-    from codemode_trainer.metrics import MetricsError, read_metrics, render_metrics_markdown
+    from codemode_trainer.metrics import read_metrics, render_metrics_markdown
     from codemode_trainer.run_dir import RunDir
 
-    try:
-        metrics = read_metrics(RunDir(args.run).metrics)
-    except MetricsError as error:
-        return _error("metrics", error)
+    metrics = read_metrics(RunDir(args.run).metrics)
     print(render_metrics_markdown(metrics), end="")
-    return 0
+    return EXIT_OK
 
 
 def _add_demo(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -308,19 +284,14 @@ def _run_demo(args: argparse.Namespace) -> int:
     import dataclasses
 
     from codemode_trainer.demo import DEMO_TRAINING, run_demo
-    from codemode_trainer.pipeline import PipelineError
 
     config = DEMO_TRAINING
     if args.iters is not None:
         config = dataclasses.replace(config, iters=args.iters)
-    try:
-        result = run_demo(
-            args.run, args.suite, preset=args.preset, n_examples=args.examples, config=config
-        )
-    except (PipelineError, OSError, ValueError) as error:
-        print(f"codemode-train demo: error: {error}", file=sys.stderr)
-        return 1
-    return 0 if result.learned else 1
+    result = run_demo(
+        args.run, args.suite, preset=args.preset, n_examples=args.examples, config=config
+    )
+    return EXIT_OK if result.learned else EXIT_FAILED
 
 
 def _add_sweep(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -333,17 +304,13 @@ def _add_sweep(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def _run_sweep(args: argparse.Namespace) -> int:
-    from codemode_trainer.pipeline import PipelineError
-    from codemode_trainer.sweep import SweepError, render_sweep_markdown, sweep
+    from codemode_trainer.sweep import render_sweep_markdown, sweep
 
-    try:
-        result = sweep(
-            args.run, args.suite, base_model=args.base_model, keep_models=not args.discard_models
-        )
-    except (SweepError, PipelineError, OSError) as error:
-        return _error("sweep", error)
+    result = sweep(
+        args.run, args.suite, base_model=args.base_model, keep_models=not args.discard_models
+    )
     print(render_sweep_markdown(result), end="")
-    return 0
+    return EXIT_OK
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -357,4 +324,26 @@ def main(argv: list[str] | None = None) -> int:
     _add_sweep(sub)
     args = parser.parse_args(argv)
     handler: Handler = args.handler
-    return handler(args)
+    command = " ".join(filter(None, (args.command, getattr(args, "data_command", None))))
+    try:
+        return handler(args)
+    except Exception as error:
+        message = error_line(error)
+        if message is None:
+            raise  # a bug, not bad input: the traceback is what a bug report needs
+        print(f"codemode-train {command}: error: {message}", file=sys.stderr)
+        return EXIT_FAILED
+
+
+def error_line(error: BaseException) -> str | None:
+    """The one-line message for bad input (a TrainerError, a suite error, an OS error naming its
+    file), or None for anything else."""
+    from codemode_trainer.errors import TrainerError
+    from pytest_codemode_eval.errors import SuiteError
+
+    if isinstance(error, TrainerError | SuiteError):
+        return str(error)
+    if isinstance(error, OSError):
+        where = f"{error.filename}: " if error.filename else ""
+        return f"{where}{error.strerror or error}"
+    return None

@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from codemode_trainer.errors import TrainerError
+
 FINE_TUNE_TYPES = ("lora", "dora", "full")
 OPTIMIZERS = ("adam", "adamw", "sgd", "adafactor", "muon")
 DTYPES = ("float32", "bfloat16", "float16")
@@ -54,7 +56,7 @@ _YAML_FLOAT = re.compile(  # mlx_lm.lora's float resolver
 ALIASES = {"lora_parameters": "lora"}
 
 
-class ConfigError(ValueError):
+class ConfigError(TrainerError, ValueError):
     """A one-line, user-facing configuration problem."""
 
 
@@ -275,6 +277,8 @@ def read_config_file(path: Path) -> dict[str, Any]:
         raise ConfigError(f"config file not found: {path}") from None
     except OSError as error:
         raise ConfigError(f"cannot read config file {path}: {error.strerror}") from None
+    except UnicodeDecodeError as error:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {error.start}); expected TOML") from None
     if path.suffix in {".yaml", ".yml"}:
         import yaml  # type: ignore[import-untyped]  # mlx-lm's own dependency
 

@@ -16,7 +16,8 @@ from difflib import SequenceMatcher
 from pathlib import Path
 from typing import Any
 
-from codemode_trainer.rows import load_rows, user_queries
+from codemode_trainer.errors import DataError
+from codemode_trainer.rows import dataset_rows, user_queries
 
 DEFAULT_THRESHOLD = 0.9
 _NON_WORD = re.compile(r"[\W_]+", re.UNICODE)
@@ -89,7 +90,7 @@ def check_contamination(
     ``row_numbers`` gives their line numbers in the file.
     """
     if not 0.0 < threshold <= 1.0:
-        raise ValueError(f"threshold must be in (0, 1], got {threshold}")
+        raise DataError(f"--threshold must be in (0, 1], got {threshold}")
     numbers = list(row_numbers) if row_numbers is not None else range(1, len(train_rows) + 1)
     index = PromptIndex(eval_prompts)
     found: list[NearDuplicate] = []
@@ -146,10 +147,10 @@ def contamination_summary(
     prompts = {case.id: case.prompt for case in load_suite(suite_path).cases}
     unknown = sorted(set(allow) - set(prompts))
     if unknown:
-        raise ValueError(f"--allow names unknown case id(s): {', '.join(unknown)}")
+        raise DataError(f"--allow names unknown case id(s): {', '.join(unknown)}")
     lines, errors = [], 0
     for path in files:
-        numbered = load_rows(path)
+        numbered = dataset_rows(path)
         rows, numbers = [row for _, row in numbered], [number for number, _ in numbered]
         found = check_contamination(rows, prompts, threshold, row_numbers=numbers)
         bad, allowed = split_allowed(found, allow)

@@ -19,6 +19,7 @@ from typing import Any
 from codemode_trainer.chat_template import CallSyntax, detect_call_syntax
 from codemode_trainer.contamination import PromptIndex
 from codemode_trainer.episodes import EpisodeMaker
+from codemode_trainer.errors import DataError
 from codemode_trainer.rows import Row, write_jsonl
 from codemode_trainer.templates import CLAUSE, SINGLE
 from pytest_codemode_eval.catalog import Catalog
@@ -32,10 +33,6 @@ MIX: dict[str, float] = {
 }  # fmt: skip
 ONE_ROW_KINDS = ("single", "no_tool")
 DEFAULT_AVOID_THRESHOLD = 0.8  # below the contamination check's 0.9, for a safety margin
-
-
-class DataError(ValueError):
-    """A user-facing problem with the requested dataset (catalog, sizes, model)."""
 
 
 @dataclass(frozen=True)
@@ -160,7 +157,9 @@ def model_call_syntax(model_dir: Path) -> CallSyntax:
     config_path = model_dir / "tokenizer_config.json"
     try:
         config: Any = json.loads(config_path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
+    except OSError as exc:
+        raise DataError(f"{config_path}: cannot read the chat template ({exc.strerror})") from exc
+    except ValueError as exc:
         raise DataError(f"{config_path}: cannot read the chat template ({exc})") from exc
     template = config.get("chat_template") if isinstance(config, dict) else None
     if isinstance(template, list):  # several named templates: use the default one
@@ -192,6 +191,8 @@ def build_for_suite(
     """
     from pytest_codemode_eval.suite import load_suite
 
+    if out.exists() and not out.is_dir():
+        raise DataError(f"{out} exists and is not a directory; --out is a folder")
     suite = load_suite(suite_path)
     detected = model_call_syntax(model) if model is not None else None
     if call_syntax in (None, "auto"):

@@ -17,10 +17,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from codemode_trainer import _mlx
+from codemode_trainer.errors import TrainerError
+from codemode_trainer.model_files import ModelFilesError, check_safetensors, read_json_object
 from codemode_trainer.train import ADAPTER_CONFIG, ADAPTER_FILE, TrainError, check_model_dir
 
 
-class FuseError(RuntimeError):
+class FuseError(TrainerError, RuntimeError):
     """A one-line, user-facing reason fusing (or quantizing) cannot be done."""
 
 
@@ -81,6 +83,12 @@ def fuse(
     for name in (ADAPTER_CONFIG, ADAPTER_FILE):
         if not (adapters / name).is_file():
             raise FuseError(f"adapter folder {adapters} has no {name}")
+    check_output(Path(out), overwrite)
+    try:
+        read_json_object(adapters / ADAPTER_CONFIG, "expected mlx-lm's adapter config object")
+        check_safetensors(adapters / ADAPTER_FILE)
+    except ModelFilesError as error:
+        raise FuseError(str(error)) from None
     began = time.perf_counter()
     dequantized = False
 

@@ -17,10 +17,11 @@ from typing import Any
 
 from codemode_trainer import _mlx
 from codemode_trainer.chat_template import TEMPLATE_TEXTS, CallSyntax, chat_template
+from codemode_trainer.errors import TrainerError
 from codemode_trainer.tokenizer_build import special_token_ids, train_tokenizer, write_tokenizer
 
 
-class InitModelError(ValueError):
+class InitModelError(TrainerError, ValueError):
     """A user-facing problem with the requested model (bad preset, occupied directory)."""
 
 

@@ -17,6 +17,7 @@ from typing import Any
 
 import tomli_w
 
+from codemode_trainer.errors import TrainerError
 from codemode_trainer.figures import LossFigures
 
 SCHEMA = 1
@@ -32,7 +33,7 @@ _PARAM_LABELS = {"lora": "LoRA params", "dora": "DoRA params", "full": "Trainabl
 MAX_VAL_ROWS = 8
 
 
-class MetricsError(ValueError):
+class MetricsError(TrainerError, ValueError):
     """metrics.toml is missing a key or has one of the wrong type."""
 
 

@@ -24,6 +24,7 @@ from typing import Any, TextIO
 import tomli_w
 
 from codemode_trainer.config import ConfigError, TrainConfig, config_from_dict, differences
+from codemode_trainer.errors import TrainerError
 from codemode_trainer.fuse import fuse
 from codemode_trainer.metrics import (
     Metrics,
@@ -53,7 +54,7 @@ STAGES = ("data", "preflight", "train", "fuse", "quantize", "metrics")
 SPLITS = ("train.jsonl", "valid.jsonl", "test.jsonl")
 
 
-class PipelineError(RuntimeError):
+class PipelineError(TrainerError, RuntimeError):
     """A one-line, user-facing reason the pipeline stopped."""
 
 
@@ -162,7 +163,10 @@ def run_pipeline(
     wanted = [s for s in STAGES if s in stages]
     model = check_model_dir(config.model)  # check what we can before claiming the folder
     source = None if "data" in wanted else check_data_dir(config.data, config.batch_size)
+    if "data" in wanted and data_step is copy_data and not resume:  # a resumed run has its copy
+        check_data_dir(config.data, config.batch_size)  # what the copy will be, checked now
     with RunDir(run_root).claim(command, resume=resume) as run:
+        resume = resume and run.training_started()  # else nothing to continue: a new run
         if resume:
             _check_resumable(run, config)
         _write_config(run, config)

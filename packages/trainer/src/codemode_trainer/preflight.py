@@ -17,6 +17,7 @@ from typing import Any
 
 from codemode_trainer.chat_render import ChatRenderer, call_syntaxes, first_difference, what_differs
 from codemode_trainer.code_checks import named_tools
+from codemode_trainer.errors import TrainerError
 from codemode_trainer.report_text import Problem, render_summary, summarise
 from codemode_trainer.rows import (
     Message,
@@ -37,7 +38,7 @@ OPTIONAL_MARKERS = ("<think>", "</think>", "<tool_response>", "</tool_response>"
 DEFAULT_MAX_SEQ_LENGTH = 2048  # mlx-lm's default
 
 
-class PreflightError(Exception):
+class PreflightError(TrainerError):
     """Preflight cannot start (no model, no tokenizer, no data); the message is one line."""
 
 
@@ -81,6 +82,10 @@ def preflight(
         if not path.is_file():
             raise PreflightError(f"{path}: data file not found")
         lines = list(read_jsonl(path))
+        if not lines and path == train_file:
+            raise PreflightError(
+                f"{path}: no rows (an empty file); expected one JSON object per line"
+            )
         uncovered = iter(uncovered_call_turns([ln.row for ln in lines if ln.row is not None]))
         for line in lines:
             where = f"{path.name}:{line.number}"
@@ -219,6 +224,8 @@ def preflight_for_suite(
 
     if not data_dir.is_dir():
         raise PreflightError(f"{data_dir}: data folder not found")
+    if max_seq_length < 1:
+        raise PreflightError(f"--max-seq-length must be at least 1, got {max_seq_length}")
     catalog = load_suite(suite_path).catalog
     return preflight(
         model_dir, data_dir / "train.jsonl", data_dir / "valid.jsonl", catalog, max_seq_length

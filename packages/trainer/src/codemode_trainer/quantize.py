@@ -52,13 +52,21 @@ def quantize(
     if is_quantized(model):
         raise FuseError(f"{model} is already quantized; quantize the fused float model instead")
     began = time.perf_counter()
-    build_aside(
-        Path(out),
-        overwrite,
-        lambda scratch: _mlx.quantize_dir(
-            model, scratch, bits if affine else None, group_size if affine else None, mode, dtype
-        ),
-    )
+
+    def build(scratch: Path) -> None:
+        try:
+            _mlx.quantize_dir(
+                model,
+                scratch,
+                bits if affine else None,
+                group_size if affine else None,
+                mode,
+                dtype,
+            )
+        except _mlx.SetupError as error:
+            raise FuseError(str(error)) from None
+
+    build_aside(Path(out), overwrite, build)
     return QuantizeResult(
         Path(out), time.perf_counter() - began, folder_bytes(Path(out)), bits, group_size
     )

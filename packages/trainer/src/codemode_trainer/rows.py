@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from codemode_trainer.errors import DataError
 from pytest_codemode_eval.parse import TOOL_CALL_OPEN
 
 Row = dict[str, Any]
@@ -30,25 +31,55 @@ class JsonLine:
     error: str | None = None
 
 
+EMPTY_LINE = "empty line (mlx-lm's loader fails on it)"
+
+
 def read_jsonl(path: Path) -> Iterator[JsonLine]:
     """Every line of ``path``, numbered like an editor; bad lines come back with their error.
 
     Blank lines are reported too: mlx-lm's loader calls ``json.loads`` on every line and fails.
+    Lines are decoded one by one, so a file that is not UTF-8 is reported at the right line.
     """
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, 1):
-            if not line.strip():
-                yield JsonLine(number, None, "empty line (mlx-lm's loader fails on it)")
-                continue
-            try:
-                value = json.loads(line)
-            except ValueError as exc:
-                yield JsonLine(number, None, f"invalid JSON: {exc}")
-                continue
-            if not isinstance(value, dict):
-                yield JsonLine(number, None, f"a JSON {type(value).__name__}, not an object")
-                continue
-            yield JsonLine(number, value)
+    with path.open("rb") as handle:
+        for number, raw in enumerate(handle, 1):
+            yield _json_line(number, raw)
+
+
+def _json_line(number: int, raw: bytes) -> JsonLine:
+    try:
+        line = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return JsonLine(number, None, f"not UTF-8 text (byte {exc.start} of the line)")
+    if not line.strip():
+        return JsonLine(number, None, EMPTY_LINE)
+    try:
+        value = json.loads(line)
+    except ValueError as exc:
+        return JsonLine(number, None, f"invalid JSON: {exc}")
+    if not isinstance(value, dict):
+        return JsonLine(number, None, f"a JSON {type(value).__name__}, not an object")
+    return JsonLine(number, value)
+
+
+def dataset_rows(path: Path, *, may_be_empty: bool = False) -> list[tuple[int, Row]]:
+    """The rows of a dataset file that must be readable whole, with their line numbers.
+
+    Blank lines are skipped (the trainer's loader skips them too); the first line that is not
+    UTF-8, not JSON or not an object, a missing file and (unless ``may_be_empty``, as an optional
+    valid.jsonl may be) a file without rows are a ``DataError`` naming the file and line: data
+    that cannot be read is never "no problems".
+    """
+    if not path.is_file():
+        raise DataError(f"{path}: data file not found")
+    rows: list[tuple[int, Row]] = []
+    for line in read_jsonl(path):
+        if line.row is not None:
+            rows.append((line.number, line.row))
+        elif line.error != EMPTY_LINE:
+            raise DataError(f"{path}:{line.number}: {line.error}")
+    if not rows and not may_be_empty:
+        raise DataError(f"{path}: no rows (an empty file); expected one JSON object per line")
+    return rows
 
 
 def load_rows(path: Path) -> list[tuple[int, Row]]:

@@ -15,7 +15,9 @@
 
 A folder belongs to the run that first claimed it. Claiming it again without ``resume`` (a second
 run) is refused with a message naming the owner, and so is any claim while another process holds
-the lock. ``resume`` continues the same run after a crash or to train further.
+the lock. ``resume`` continues the same run after a crash or to train further. A run that never
+started training (it stopped at bad data, a bad model or preflight, or before its first
+checkpoint) has nothing to lose or continue: the next claim takes the folder over as a new run.
 """
 
 from __future__ import annotations
@@ -32,8 +34,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from codemode_trainer.errors import TrainerError
 
-class RunDirError(RuntimeError):
+
+class RunDirError(TrainerError, RuntimeError):
     """The run folder can't be used: owned by another run, in use, or nothing to resume."""
 
 
@@ -135,15 +139,23 @@ class RunDir:
         finally:
             handle.close()  # releases the flock
 
+    def training_started(self) -> bool:
+        """Whether a checkpoint or a finished training exists: work a new claim would lose."""
+        trained = "train" in self.read_state().get("stages", {})
+        return trained or (self.adapters / "checkpoint.json").exists()
+
     def _take_ownership(self, command: str, resume: bool) -> None:
         owner = self.owner()
         now = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-        if owner is not None and not resume:
+        if owner is not None and not resume and not self.training_started():
+            self.state.unlink(missing_ok=True)  # a run that never trained: start it afresh
+            owner = self._new_owner(now)
+        elif owner is not None and not resume:
             raise RunDirError(
                 f"run folder {self.root} already belongs to {self._describe(owner)}; "
                 "pass --resume to continue that run or choose a new folder"
             )
-        if owner is None:
+        elif owner is None:
             if resume:
                 raise RunDirError(f"--resume: {self.root} holds no run to resume")
             others = [p.name for p in self.root.iterdir() if p.name != self.lock_file.name]
@@ -152,11 +164,15 @@ class RunDir:
                     f"run folder {self.root} is not empty and not a run folder "
                     f"(has {', '.join(sorted(others)[:3])}); choose a new folder"
                 )
-            owner = {"run_id": uuid.uuid4().hex[:12], "started": now, "resumed": []}
+            owner = self._new_owner(now)
         else:
             owner = {**owner, "resumed": [*owner.get("resumed", []), now]}
         owner |= {"command": command, "pid": os.getpid(), "host": socket.gethostname()}
         write_json_atomic(self.owner_file, owner)
+
+    @staticmethod
+    def _new_owner(now: str) -> dict[str, Any]:
+        return {"run_id": uuid.uuid4().hex[:12], "started": now, "resumed": []}
 
     # --- stage bookkeeping (pipeline) ---
     def read_state(self) -> dict[str, Any]:

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, TextIO
 
+from codemode_trainer.errors import TrainerError
 from codemode_trainer.fuse import FuseError, fuse
 from codemode_trainer.metrics import MetricsError, read_metrics
 from codemode_trainer.run_dir import RunDir, write_json_atomic
@@ -48,7 +49,7 @@ SCHEMA = 1
 NUMBERED = re.compile(r"^(\d+)_adapters\.safetensors$")
 
 
-class SweepError(RuntimeError):
+class SweepError(TrainerError, RuntimeError):
     """A one-line, user-facing reason the sweep cannot run."""
 
 

@@ -25,19 +25,27 @@ from typing import Any, TextIO
 
 from codemode_trainer import _mlx
 from codemode_trainer.config import TrainConfig
+from codemode_trainer.errors import TrainerError
 from codemode_trainer.figures import LossFigures
+from codemode_trainer.model_files import (
+    TOKENIZER_FILES,
+    check_config,
+    check_safetensors,
+    check_tokenizer,
+    weight_files,
+)
 from codemode_trainer.progress import Progress
+from codemode_trainer.rows import dataset_rows
 from codemode_trainer.run_dir import write_json_atomic
 
 CHECKPOINT_FILE = "checkpoint.json"
 ADAPTER_FILE = "adapters.safetensors"
 ADAPTER_CONFIG = "adapter_config.json"
-TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "vocab.json", "tiktoken.model")
 
 Report = Callable[[dict[str, Any]], None]
 
 
-class TrainError(RuntimeError):
+class TrainError(TrainerError, RuntimeError):
     """A one-line, user-facing reason training cannot start or continue."""
 
 
@@ -94,28 +102,36 @@ class TrainResult(LossFigures):
 
 
 def check_model_dir(model: Path | str | None, *, what: str = "model") -> Path:
-    """A loadable model folder: config.json, safetensors weights and a tokenizer."""
+    """A loadable model folder: a model config.json, complete safetensors weights and a tokenizer.
+
+    Everything mlx-lm's loader reads is checked here, without mlx, so a bad folder is a one-line
+    error before any run folder is claimed.
+    """
     if model is None:
         raise TrainError(f"no {what}: pass --model or set 'model' in the config")
     path = Path(model)
     if not path.is_dir():
         raise TrainError(f"{what} directory not found: {path}")
     if not (path / "config.json").is_file():
-        raise TrainError(f"{what} directory {path} has no config.json")
-    if not any(path.glob("*.safetensors")):
-        raise TrainError(f"{what} directory {path} has no *.safetensors weights")
+        raise TrainError(f"{what} directory {path} has no config.json (not a model folder)")
+    weights = weight_files(path)
+    if not weights:
+        raise TrainError(f"{what} directory {path} has no model*.safetensors weights")
     if not any((path / name).is_file() for name in TOKENIZER_FILES):
         raise TrainError(f"{what} directory {path} has no tokenizer (tokenizer.json)")
+    try:
+        _mlx.check_architecture(check_config(path / "config.json"))
+    except _mlx.SetupError as error:
+        raise TrainError(f"{path / 'config.json'}: {error}") from None
+    for file in weights:
+        check_safetensors(file)
+    check_tokenizer(path)
     return path
 
 
-def count_rows(path: Path) -> int:
-    with path.open(encoding="utf-8") as handle:
-        return sum(1 for line in handle if line.strip())
-
-
 def check_data_dir(data: Path | str | None, batch_size: int) -> Path:
-    """A data folder whose train.jsonl has at least ``batch_size`` rows (mlx-lm needs that)."""
+    """A data folder whose train.jsonl has at least ``batch_size`` readable rows (mlx-lm needs
+    that) and whose valid.jsonl, if any, is readable too: all before a run folder is claimed."""
     if data is None:
         raise TrainError("no data: pass --data or set 'data' in the config")
     path = Path(data)
@@ -124,9 +140,11 @@ def check_data_dir(data: Path | str | None, batch_size: int) -> Path:
     train = path / "train.jsonl"
     if not train.is_file():
         raise TrainError(f"data directory {path} has no train.jsonl")
-    rows = count_rows(train)
+    rows = len(dataset_rows(train))
     if rows < batch_size:
         raise TrainError(f"{train} has {rows} rows, fewer than batch_size {batch_size}")
+    if (path / "valid.jsonl").is_file():
+        dataset_rows(path / "valid.jsonl", may_be_empty=True)
     return path
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from codemode_trainer.code_checks import check_code, count_tool_calls
+from codemode_trainer.errors import DataError
 from codemode_trainer.report_text import Problem, describe_difference, render_summary, summarise
 from codemode_trainer.rows import (
     content_text,
@@ -254,7 +255,9 @@ def validation_summary(path: Path, suite_path: Path) -> tuple[str, int]:
 
     catalog = load_suite(suite_path).catalog
     if not path.is_file():
-        raise ValueError(f"{path}: file not found")
+        raise DataError(f"{path}: file not found")
+    if not any(True for _ in read_jsonl(path)):
+        raise DataError(f"{path}: no rows (an empty file); expected one JSON object per line")
     with Sandbox() as sandbox:
         findings = validate_dataset(path, catalog, sandbox, suite_path.parent / "workspace")
     rows = sum(1 for _ in read_jsonl(path))
