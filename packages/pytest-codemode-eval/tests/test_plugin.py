@@ -736,6 +736,7 @@ EVERY_OPTION: dict[str, tuple[str, Any, str, Any]] = {
     "codemode_fail_on_regression": ("true", True, "", True),
     "codemode_repeats": ("3", 3, "2", 2),
     "codemode_dry_run": ("true", True, "", True),
+    "codemode_cache": ("off", "off", "cache-dir", "cache-dir"),
     "codemode_time_budget": ("20", 20.0, "7.5", 7.5),
     "codemode_max_tokens": ("64", 64, "128", 128),
     "codemode_model": ("models/qwen", "models/qwen", "hub/other", "hub/other"),
