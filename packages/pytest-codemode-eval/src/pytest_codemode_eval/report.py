@@ -296,7 +296,7 @@ def render_terminal(summary: Summary) -> str:
         for r in rows
     ]
     cases = [
-        f"{c.id:<10} {c.score:4.2f} {c.seconds:6.1f}s  {c.verdict:<14} {c.note}"
+        f"{c.id:<10} {c.score:4.2f} {c.seconds:6.1f}s  {c.verdict:<18} {c.note}"
         for c in summary.cases
     ]
     identity = summary.identity
