@@ -234,8 +234,12 @@ def two_runs(pytester: pytest.Pytester) -> pytest.Pytester:
     return pytester
 
 
-def test_the_baseline_comparison_lists_flips_and_a_verdict(two_runs: pytest.Pytester) -> None:
+@pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["serial", "xdist"])
+def test_the_baseline_comparison_lists_flips_and_a_verdict(
+    two_runs: pytest.Pytester, workers: list[str]
+) -> None:
     result = two_runs.runpytest(
+        *workers,
         "--codemode-backend=replay",
         "--codemode-replay=improved.jsonl",
         "--codemode-baseline=base.json",
