@@ -328,14 +328,18 @@
   function finished() {
     document.body.dataset.rendered = "true";
     const first = tbody.querySelector("tr.case.open");
-    if (first && !scrolled) { scrolled = true; first.scrollIntoView({ block: "start" }); }
+    if (first && !scrolled) { scrolled = true; first.scrollIntoView({ block: "nearest" }); }
   }
 
   // ---- one case, expanded ----------------------------------------------------------------
   function details(c) {
-    const b = base ? before(c) : null;
-    if (!base) return side(c, null);
-    return el("div", { class: "sides" }, side(b, `Baseline (${base.label})`), side(c, "This run"));
+    const expected = c.expected && c.expected.length ? c.expected.join(" → ") : "no tool";
+    const box = el("div", { class: "case-details" },
+      el("h3", { text: "Prompt" }), el("pre", { class: "prompt", text: c.prompt || "" }),
+      el("p", { class: "meta", text: `expected: ${expected}` }));
+    if (!base) box.append(side(c, null));
+    else box.append(el("div", { class: "sides" }, side(before(c), `Baseline (${base.label})`), side(c, "This run")));
+    return box;
   }
   function side(c, title) {
     const box = el("div", { class: "side" });
@@ -347,8 +351,6 @@
     box.append(el("p", { class: "meta" }, badge(c),
       ` score ${Number(c.score).toFixed(2)} · ${Number(c.seconds || 0).toFixed(2)} s · finish ${c.finish || "?"}` + (tokens.length ? " · " + tokens.join(" · ") : "") + (c.cached ? " · from the output cache" : "")));
     box.append(el("h3", { text: "Note" }), el("p", { text: c.note || "—" }));
-    if (c.prompt !== undefined) box.append(el("h3", { text: "Prompt" }), el("pre", { text: c.prompt }));
-    if (c.expected) box.append(el("p", { class: "meta", text: "expected: " + (c.expected.length ? c.expected.join(" → ") : "no tool") }));
     box.append(el("h3", { text: "Tools called" }),
       el("p", { class: "mono", text: c.tools_called && c.tools_called.length ? c.tools_called.join(", ") : "none" }));
     if (c.server_tool_calls && c.server_tool_calls.length) box.append(el("h3", { text: "Server-parsed tool calls" }), el("pre", { text: JSON.stringify(c.server_tool_calls, null, 2) }));
@@ -359,7 +361,8 @@
     return box;
   }
   function dryRun(runs) {
-    const box = el("div", { class: "dry-run" }, el("h3", { text: `Dry run (${runs.length} execute_code call${runs.length === 1 ? "" : "s"})` }));
+    const count = runs.length ? `${runs.length} execute_code run${runs.length === 1 ? "" : "s"}` : "no execute_code call to run";
+    const box = el("div", { class: "dry-run" }, el("h3", { text: `Dry run: ${count}` }));
     runs.forEach((run, i) => {
       const where = run.line ? ` (line ${run.line})` : "";
       box.append(el("p", { class: "meta", text: `#${i + 1}: ${run.status} in ${Number(run.seconds || 0).toFixed(3)} s` + (run.error ? ` · ${run.error}${where}` : "") }));
