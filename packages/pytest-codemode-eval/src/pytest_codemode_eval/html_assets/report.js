@@ -74,17 +74,17 @@
   // ---- categories: table and chart -------------------------------------------------------
   function decisionOf(row) {
     if (row.decision) return row.decision;
-    return row.target !== null && row.evaluated === false ? "not evaluated" : "—";
+    return row.target != null && row.evaluated === false ? "not evaluated" : "—";
   }
   function renderSummary() {
     const section = document.getElementById("summary");
     const o = doc.overall;
     const gate = doc.gate || {};
-    const target = o.target === null ? "" : ` (target ≥ ${pct(o.target)})`;
+    const target = o.target == null ? "" : ` (target ≥ ${pct(o.target)})`;
     section.append(el("p", { class: "headline" },
       `Overall ${pct(o.score)} ${interval(o.ci95)}${target} over ${o.n} cases · decision: `,
       el("span", { class: "decision-" + (o.decision || "none"), text: decisionOf(o) }),
-      o.target === null ? "" : ` · point gate: ${gate.passed ? "passed" : "missed"}`));
+      o.target == null ? "" : ` · point gate: ${gate.passed ? "passed" : "missed"}`));
     section.append(el("h2", { text: "Categories against the pre-registered targets" }));
     const caption = el("p", { class: "caption", text: "Actual: mean score with its 95 % Wilson interval over the distinct cases. Decision: pass when the whole interval is at or above the target, fail when all of it is below, inconclusive otherwise. Cases needed: cases at the observed score that would lift the lower bound to the target. Format: share of outputs holding a parseable call. ⚠: the interval does not support the point verdict." });
     section.append(el("div", { class: "overview" }, el("div", {}, categoryTable(), caption), categoryChart()));
@@ -101,7 +101,7 @@
         el("td", { text: row.name }),
         el("td", { class: "num", text: row.n }),
         el("td", { class: "num", text: pct(row.baseline) }),
-        el("td", { class: "num", text: row.target === null ? "—" : "≥ " + pct(row.target) }),
+        el("td", { class: "num", text: row.target == null ? "—" : "≥ " + pct(row.target) }),
         el("td", { class: "num", text: `${pct(row.score)} ${interval(row.ci95)}` }),
         el("td", { class: row.pass === true ? "decision-pass" : row.pass === false ? "decision-fail" : "", text: point + (row.supported === false ? " ⚠" : "") }),
         el("td", { class: "decision-" + (row.decision || "none"), text: decisionOf(row) }),
@@ -134,7 +134,7 @@
       const mid = y + rowH / 2;
       chart.append(svg("line", { x1: x(lo), x2: x(hi), y1: mid, y2: mid, stroke: "#111827", "stroke-width": 1.5 }));
       for (const end of [lo, hi]) chart.append(svg("line", { x1: x(end), x2: x(end), y1: mid - 5, y2: mid + 5, stroke: "#111827", "stroke-width": 1.5 }));
-      if (row.target !== null && row.target !== undefined) {
+      if (row.target != null && row.target !== undefined) {
         chart.append(svg("line", { x1: x(row.target), x2: x(row.target), y1: y + 2, y2: y + rowH - 2, stroke: "#dc2626", "stroke-width": 2.5 }));
       }
       chart.append(svg("text", { x: left + width + 8, y: y + 16 }, pct(row.score)));
@@ -213,6 +213,7 @@
   const state = { q: "", category: "", verdict: "", change: "", open: new Set() };
   const tbody = document.querySelector("#cases tbody");
   const counter = el("span", { id: "counter" });
+  const inputs = {}; // the filter controls by state key, kept in step with the URL
   let haystacks = null; // lower-cased searchable text per case, built on the first search
   let renderToken = 0;
 
@@ -233,6 +234,7 @@
     const node = el("select", { name, "aria-label": label });
     for (const [value, text] of options) node.append(el("option", { value, text }));
     node.value = state[name];
+    inputs[name] = node;
     node.addEventListener("change", () => { state[name] = node.value; writeLocation(); renderRows(); });
     return el("label", {}, label + " ", node);
   }
@@ -245,6 +247,7 @@
     const controls = document.getElementById("controls");
     const search = el("input", { type: "search", placeholder: "search id, prompt, output, note…", "aria-label": "search" });
     search.value = state.q;
+    inputs.q = search;
     search.addEventListener("input", () => { state.q = search.value; writeLocation(); renderRows(); });
     controls.append(search,
       select("category", "Category", [["", "all"], ...countBy("category")]),
@@ -384,5 +387,10 @@
   renderConfusion();
   renderControls();
   renderRows();
-  window.addEventListener("hashchange", () => { state.open.clear(); readLocation(); renderRows(); });
+  window.addEventListener("hashchange", () => {
+    state.open.clear();
+    readLocation();
+    for (const [key, input] of Object.entries(inputs)) input.value = state[key];
+    renderRows();
+  });
 })();
