@@ -25,8 +25,8 @@ REPO_ROOT = Path(__file__).resolve().parents[3]
 EVALSUITE = REPO_ROOT / "evalsuite"
 ARTEFACTS = REPO_ROOT / ".artefacts"
 HOSTILE = (
-    "<think>plan: <b>bold</b> </pre></think>Here you go: "
-    '<script>document.title="pwned";alert(1);'
+    "<think>plan: <b>bold</b> </pre></think>Here you go: <script>alert(1)</script>"
+    '<script>document.title="pwned";'
     'document.body.appendChild(document.createElement("blink")).id="pwned"</script>'
     "</details></td></tr></table><img src=x onerror=\"document.title='img'\"></script><!--"
     " {{SCRIPT}} \u2028 end"

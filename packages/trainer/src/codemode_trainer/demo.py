@@ -199,7 +199,7 @@ def run_demo(
     shutil.copyfile(demo.eval("trained") / "report.html", demo.html)
     print("\n## Training Metrics\n\n" + metrics_md, file=out)
     print(comparison, file=out)
-    say(f"every case, its output and its flip to browse offline: {demo.html}")
+    say(f"every case, its output and its flip to browse offline: {demo.html.absolute()}")
     seconds = time.perf_counter() - started
     say(f"demo finished in {seconds:.0f} s; everything is in {root}")
     return DemoResult(base_score, trained_score, seconds, demo.report, demo.html)
