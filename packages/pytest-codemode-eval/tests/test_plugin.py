@@ -730,6 +730,7 @@ EVERY_OPTION: dict[str, tuple[str, Any, str, Any]] = {
     "codemode_record": ("rec.jsonl", "rec.jsonl", "alt/rec.jsonl", "alt/rec.jsonl"),
     "codemode_report": ("r.md", "r.md", "alt/r.md", "alt/r.md"),
     "codemode_results": ("r.json", "r.json", "alt/r.json", "alt/r.json"),
+    "codemode_html": ("r.html", "r.html", "alt/r.html", "alt/r.html"),
     "codemode_gate": ("true", True, "", True),
     "codemode_gate_mode": ("interval", "interval", "point", "point"),
     "codemode_baseline": ("base.json", "base.json", "alt/base.json", "alt/base.json"),

@@ -58,6 +58,7 @@ def test_short_demo_writes_everything_into_one_folder(
         demo.eval("base") / "results.json",
         demo.eval("trained") / "results.json",
         demo.report,
+        demo.html,
     ):
         assert path.is_file(), path
     trained = json.loads((demo.eval("trained") / "results.json").read_text())
@@ -87,3 +88,5 @@ def test_short_demo_writes_everything_into_one_folder(
     printed = out.getvalue()
     assert "untrained base model: 0.0% overall" in printed
     assert "all checks passed" in printed  # preflight ran before training
+    assert f"to browse offline: {demo.html}" in printed  # absolute: a browser can open it
+    assert result.html.resolve() == demo.html.resolve()

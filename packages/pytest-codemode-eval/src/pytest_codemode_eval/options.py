@@ -52,6 +52,11 @@ OPTIONS = (
     Option("codemode_record", "write every case's raw output to this JSONL file", "path"),
     Option("codemode_report", "write the markdown report to this file", "path"),
     Option("codemode_results", "write all results as JSON to this file", "path"),
+    Option(
+        "codemode_html",
+        "write one self-contained HTML file to browse every case, its output and the comparison",
+        "path",
+    ),
     Option("codemode_gate", "exit status from the targets alone: 0 all met, 1 any missed", "bool"),
     Option(
         "codemode_gate_mode",
@@ -115,6 +120,7 @@ class CodemodeOptions:
     record: Path | None = None
     report: Path | None = None
     results: Path | None = None
+    html: Path | None = None
     gate: bool = False
     gate_mode: str = "point"
     baseline: Path | None = None
@@ -248,7 +254,7 @@ def _check_combination(options: CodemodeOptions) -> None:
         raise pytest.UsageError(f"--codemode-suite: file not found: {options.suite}")
     if options.targets is not None and not options.targets.is_file():
         raise pytest.UsageError(f"targets file not found: {options.targets}")
-    for name in ("report", "results", "record"):
+    for name in ("report", "results", "html", "record"):
         path = getattr(options, name)
         if path is not None:
             _check_writable(path, f"--codemode-{name}")

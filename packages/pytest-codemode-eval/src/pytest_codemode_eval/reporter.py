@@ -36,6 +36,7 @@ from pytest_codemode_eval.gate import (
     gate_exit_status,
     gate_lines,
 )
+from pytest_codemode_eval.html_report import render_html_report
 from pytest_codemode_eval.options import CodemodeOptions
 from pytest_codemode_eval.pictures import (
     draw_categories,
@@ -208,6 +209,9 @@ class EvalReporter:
             if self.comparison is not None:
                 document["comparison"] = self.comparison.to_dict()
             _write(self.options.results, json_text(document, indent=2) + "\n")
+        if self.options.html:
+            html = render_html_report(summary, self.comparison, self.options.baseline)
+            _write(self.options.html, html)
         if self.options.record:
             lines = [record_line(c.id, _record_fields(c)) for c in summary.cases]
             _write(self.options.record, "\n".join(lines) + "\n")

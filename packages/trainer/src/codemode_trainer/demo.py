@@ -12,6 +12,7 @@ that the model visibly learns: the untrained base scores ~0%, the trained model 
       eval/base/     results.json, report.md of the untrained base
       eval/trained/  results.json, report.md of the trained, quantized model
       report.md      the trained model's report with the training metrics and the comparison
+      report.html    the trained model's run to browse offline: every case, output and flip
 
 Training cost on a CPU grows with the square of the sequence length, and the suite's full system
 prompt (stubs with docstrings and result types, plus the execute_code schema through the chat
@@ -96,6 +97,10 @@ class DemoDir:
     def report(self) -> Path:
         return self.root / "report.md"
 
+    @property
+    def html(self) -> Path:
+        return self.root / "report.html"
+
 
 @dataclass(frozen=True)
 class DemoResult:
@@ -103,6 +108,7 @@ class DemoResult:
     trained_score: float
     seconds: float
     report: Path
+    html: Path
 
     @property
     def learned(self) -> bool:
@@ -190,11 +196,13 @@ def run_demo(
         report + "\n## Training Metrics\n\n" + metrics_md + "\n" + comparison + "\n" + held_out,
         encoding="utf-8",
     )
+    shutil.copyfile(demo.eval("trained") / "report.html", demo.html)
     print("\n## Training Metrics\n\n" + metrics_md, file=out)
     print(comparison, file=out)
+    say(f"every case, its output and its flip to browse offline: {demo.html.absolute()}")
     seconds = time.perf_counter() - started
     say(f"demo finished in {seconds:.0f} s; everything is in {root}")
-    return DemoResult(base_score, trained_score, seconds, demo.report)
+    return DemoResult(base_score, trained_score, seconds, demo.report, demo.html)
 
 
 def minimal_suite(source: Path, dest: Path) -> Path:
@@ -235,6 +243,7 @@ def evaluate(
         sys.executable, "-m", "pytest", str(suite_path.parent), "-p", "no:cacheprovider",
         "--override-ini=addopts=", "--codemode-backend=mlx", f"--codemode-model={model}",
         f"--codemode-results={results}", f"--codemode-report={out_dir / 'report.md'}",
+        f"--codemode-html={out_dir / 'report.html'}",
         "--codemode-gate", "--codemode-dry-run", "-q", "--no-header", *selected, *extra,
     ]  # fmt: skip
     if baseline is not None:
