@@ -122,7 +122,8 @@ def test_sigterm_and_sigint_write_partial_files_marked_incomplete(
     start_and_stop(workdir, args, cache, sig, after=3)
     document = json.loads((workdir / "r.json").read_text("utf-8"))
     assert document["identity"]["incomplete"] is True
-    assert 3 <= len(document["cases"]) < N_SELECTED
+    # the signal can land while the third cached output's case is still being scored
+    assert 2 <= len(document["cases"]) < N_SELECTED
     assert len(document["identity"]["not_run"]) >= N_SELECTED - len(document["cases"]) - 1
     assert document["overall"]["evaluated"] is False
     markdown = (workdir / "r.md").read_text("utf-8")
