@@ -917,3 +917,12 @@ def test_the_model_loads_before_the_first_case_in_each_process(
         assert log.count("load") == 1
     if workers:
         assert logs["events-main.txt"] == ""  # the controller loads nothing
+
+
+def test_help_lists_every_option(pytester: pytest.Pytester) -> None:
+    """A `%` in an option's help once made `pytest --help` crash inside argparse."""
+    result = pytester.runpytest("--help")
+    assert result.ret == 0, result.stderr.str()
+    text = result.stdout.str()
+    assert all(option.flag in text for option in OPTIONS)
+    assert "95% interval" in text

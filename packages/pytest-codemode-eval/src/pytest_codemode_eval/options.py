@@ -37,6 +37,11 @@ class Option:
     def env(self) -> str:
         return self.name.upper()
 
+    @property
+    def argparse_help(self) -> str:
+        """argparse formats help with %: a literal one ("95% interval") must be doubled."""
+        return self.help.replace("%", "%%")
+
 
 OPTIONS = (
     Option("codemode_backend", "where outputs come from", choices=BACKENDS),
@@ -158,7 +163,11 @@ def add_options(parser: pytest.Parser) -> None:
     for option in OPTIONS:
         if option.kind == "bool":
             group.addoption(
-                option.flag, action="store_true", default=None, dest=option.name, help=option.help
+                option.flag,
+                action="store_true",
+                default=None,
+                dest=option.name,
+                help=option.argparse_help,
             )
             group.addoption(  # so the command line can override an ini file that turned it on
                 "--no-" + option.flag[2:], action="store_false", dest=option.name,
@@ -166,7 +175,11 @@ def add_options(parser: pytest.Parser) -> None:
             )  # fmt: skip
         else:
             group.addoption(
-                option.flag, dest=option.name, default=None, help=option.help, metavar="VALUE"
+                option.flag,
+                dest=option.name,
+                default=None,
+                help=option.argparse_help,
+                metavar="VALUE",
             )
         if option.kind == "bool":
             parser.addini(option.name, option.help, type="bool", default=None)
