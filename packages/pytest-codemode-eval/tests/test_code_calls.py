@@ -177,3 +177,13 @@ def test_code_that_does_not_parse(code: object, error: str) -> None:
 
 def test_top_level_await_parses() -> None:
     assert names('print(await read_file("a"))') == ["read_file", "print"]
+
+
+def test_model_code_that_python_warns_about_raises_no_warning() -> None:
+    """An invalid escape in model code is the model's, not a warning in the user's run."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        analysis = analyse_code('print(read_file("a\\#b"))')
+    assert analysis.syntax_error is None

@@ -8,6 +8,7 @@ so calling it does not count either. The code is parsed, never executed.
 from __future__ import annotations
 
 import ast
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -73,7 +74,9 @@ def analyse_code(code: object, max_chars: int = MAX_CODE_CHARS) -> CodeAnalysis:
         message = f"too long to analyse: {len(code):,} characters, limit {max_chars:,}"
         return CodeAnalysis(syntax_error=message)
     try:
-        tree = ast.parse(code)
+        with warnings.catch_warnings():  # model code's own warnings (`"\#"`) are not the user's
+            warnings.simplefilter("ignore")
+            tree = ast.parse(code)
     except SyntaxError as exc:
         return CodeAnalysis(syntax_error=f"line {exc.lineno}: {exc.msg}")
     except (RecursionError, MemoryError):  # CPython's parser: "too complex" / recursion depth
