@@ -354,6 +354,8 @@ def naive_worker(model: str, max_tokens: int, out: Path, suite: Path) -> None:
     use_fast_blas()  # the same BLAS as (a) and (c)
     import mlx_lm
 
+    from pytest_codemode_eval.chat_template import prompt_token_ids
+
     loaded_model, tokenizer = mlx_lm.load(model)
     loaded = time.monotonic()
     _, requests = corpus_and_requests(max_tokens, suite)
@@ -361,14 +363,7 @@ def naive_worker(model: str, max_tokens: int, out: Path, suite: Path) -> None:
     seconds: dict[str, float] = {}
     for request in requests:
         start = time.monotonic()
-        ids = tokenizer.apply_chat_template(
-            list(request.messages),
-            tools=list(request.tools),
-            add_generation_prompt=True,
-            enable_thinking=False,
-            tokenize=True,
-        )
-        ids = list(ids["input_ids"] if isinstance(ids, dict) else ids)
+        ids = prompt_token_ids(tokenizer, request.messages, request.tools)
         outputs[request.case_id] = mlx_lm.generate(
             loaded_model, tokenizer, ids, max_tokens=request.max_tokens
         )

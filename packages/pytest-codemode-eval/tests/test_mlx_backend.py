@@ -333,3 +333,24 @@ def test_a_copied_row_joining_late_gets_a_token_before_its_time_is_checked(
         )
     }
     assert (done[2].finish, len(done[2].tokens)) == ("timeout", 1)
+
+
+def test_prompt_ids_are_the_rendered_prompt_text(
+    model_dir: Path, requests: list[GenerationRequest]
+) -> None:
+    """Evaluation's token ids and the text preflight compares come from one rendering."""
+    from mlx_lm.utils import load_tokenizer
+
+    from pytest_codemode_eval.chat_template import prompt_token_ids, render_chat
+
+    tokenizer = load_tokenizer(model_dir)
+    request = requests[0]
+    text = render_chat(
+        tokenizer, request.messages, request.tools, add_generation_prompt=True, enable_thinking=False
+    )
+    assert request.messages[-1]["content"] in text
+    assert text.endswith("<think>\n\n</think>\n\n")
+    ids = prompt_token_ids(tokenizer, request.messages, request.tools)
+    assert ids == tokenizer.encode(text, add_special_tokens=False)
+    empty = render_chat(tokenizer, request.messages, [], add_generation_prompt=True)
+    assert empty == render_chat(tokenizer, request.messages, None, add_generation_prompt=True)

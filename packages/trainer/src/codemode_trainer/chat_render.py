@@ -12,6 +12,7 @@ from typing import Any
 
 from codemode_trainer.chat_template import CallSyntax, detect_call_syntax
 from codemode_trainer.rows import Message
+from pytest_codemode_eval.chat_template import render_chat
 from pytest_codemode_eval.parse import Syntax, parse_output
 
 
@@ -23,15 +24,16 @@ class ChatRenderer:
         self.template = str(tokenizer.chat_template)
         self.call_syntax: CallSyntax = detect_call_syntax(self.template)
 
-    def render(self, messages: Sequence[Message], tools: Any, prompt: bool, **extra: Any) -> str:
-        text: str = self.tok.apply_chat_template(
-            [dict(m) for m in messages],
-            tools=tools,
-            add_generation_prompt=prompt,
-            tokenize=False,
-            **extra,
+    def render(
+        self,
+        messages: Sequence[Message],
+        tools: Any,
+        prompt: bool,
+        enable_thinking: bool | None = None,
+    ) -> str:
+        return render_chat(
+            self.tok, messages, tools, add_generation_prompt=prompt, enable_thinking=enable_thinking
         )
-        return text
 
     def count_tokens(self, text: str) -> int:
         return len(self.tok.encode(text, add_special_tokens=False))

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_codemode_eval.blas import use_fast_blas
+from pytest_codemode_eval.chat_template import prompt_token_ids
 from pytest_codemode_eval.generation import Finish, Generation, GenerationRequest
 from pytest_codemode_eval.identity import ModelNotFound, model_identity, resolve_model_path
 from pytest_codemode_eval.parse import TOOL_CALL_CLOSE
@@ -85,14 +86,7 @@ class MlxBackend:
 
     def prompt_ids(self, request: GenerationRequest) -> list[int]:
         """The chat rendered by the model's own template, thinking disabled where supported."""
-        ids = self.tokenizer.apply_chat_template(
-            list(request.messages),
-            tools=list(request.tools) or None,
-            add_generation_prompt=True,
-            enable_thinking=False,
-            tokenize=True,
-        )
-        return list(ids["input_ids"] if isinstance(ids, dict) else ids)
+        return prompt_token_ids(self.tokenizer, request.messages, request.tools)
 
     def cached_prefix(self, ids: Sequence[int]) -> tuple[list[Any], list[int]]:
         """A private copy of the shared-prefix KV cache and the tokens still to process."""
