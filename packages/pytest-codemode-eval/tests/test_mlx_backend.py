@@ -346,7 +346,11 @@ def test_prompt_ids_are_the_rendered_prompt_text(
     tokenizer = load_tokenizer(model_dir)
     request = requests[0]
     text = render_chat(
-        tokenizer, request.messages, request.tools, add_generation_prompt=True, enable_thinking=False
+        tokenizer,
+        request.messages,
+        request.tools,
+        add_generation_prompt=True,
+        enable_thinking=False,
     )
     assert request.messages[-1]["content"] in text
     assert text.endswith("<think>\n\n</think>\n\n")
