@@ -9,9 +9,10 @@ import pytest
 from pytest_codemode_eval.aggregate import CaseResult, Summary, summarize
 from pytest_codemode_eval.backends.replay import read_replay
 from pytest_codemode_eval.parse import parse_output
-from pytest_codemode_eval.score import Verdict, score_case
+from pytest_codemode_eval.score import score_case
 from pytest_codemode_eval.suite import Suite
 from pytest_codemode_eval.targets import load_targets
+from pytest_codemode_eval.verdicts import Verdict
 
 # Per-prompt scores, verdicts and notes of the Phase 40 report (phase40-results.md).
 PHASE40 = {

@@ -10,7 +10,7 @@ import pytest
 from pytest_codemode_eval.arguments import check_arguments, coerce, normalise
 from pytest_codemode_eval.catalog import Catalog
 from pytest_codemode_eval.code_calls import Unresolved
-from pytest_codemode_eval.score import Invocation
+from pytest_codemode_eval.invocations import Invocation
 from pytest_codemode_eval.suite import Case
 
 # --- coerce: XML parameters arrive as text ---------------------------------------------------

@@ -13,7 +13,7 @@ from pytest_codemode_eval.confusion import (
     render_confusion_markdown,
 )
 from pytest_codemode_eval.pictures import draw_confusion
-from pytest_codemode_eval.score import Verdict
+from pytest_codemode_eval.verdicts import Verdict
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 

@@ -16,8 +16,8 @@ from pytest_codemode_eval.aggregate import CaseResult
 from pytest_codemode_eval.dry_run.sandbox import Sandbox
 from pytest_codemode_eval.evaluate import result_from_generation
 from pytest_codemode_eval.generation import Generation
-from pytest_codemode_eval.score import Verdict
 from pytest_codemode_eval.suite import Case, Suite
+from pytest_codemode_eval.verdicts import Verdict
 
 
 def code_mode(code: str) -> str:

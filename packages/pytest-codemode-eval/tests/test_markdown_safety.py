@@ -15,8 +15,8 @@ import pytest
 from pytest_codemode_eval.aggregate import CaseResult, Summary, summarize
 from pytest_codemode_eval.report import render_markdown
 from pytest_codemode_eval.safe_text import json_text, markdown_code, markdown_text
-from pytest_codemode_eval.score import Verdict
 from pytest_codemode_eval.targets import Targets
+from pytest_codemode_eval.verdicts import Verdict
 
 HOSTILE = "<script>alert(1)</script> </details> a|b ```python\nx``` y\\ &amp; \u2028z \ud800"
 

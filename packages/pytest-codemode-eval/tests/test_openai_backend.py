@@ -42,8 +42,8 @@ from pytest_codemode_eval.evaluate import (
 from pytest_codemode_eval.generation import GenerationRequest
 from pytest_codemode_eval.parse import parse_output
 from pytest_codemode_eval.prompt import render_system_prompt
-from pytest_codemode_eval.score import Verdict
 from pytest_codemode_eval.suite import Case, Suite
+from pytest_codemode_eval.verdicts import Verdict
 
 EVALSUITE = Path(__file__).resolve().parents[3] / "evalsuite"
 GIT_STATUS_CALL = {

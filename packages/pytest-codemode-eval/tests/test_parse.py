@@ -13,8 +13,9 @@ from hypothesis import strategies as st
 from pytest_codemode_eval.code_calls import analyse_code
 from pytest_codemode_eval.generation import FINISH_REASONS, Generation
 from pytest_codemode_eval.parse import Parsed, ToolCall, parse_output
-from pytest_codemode_eval.score import Verdict, score_case
+from pytest_codemode_eval.score import score_case
 from pytest_codemode_eval.suite import Suite
+from pytest_codemode_eval.verdicts import Verdict
 
 XML_READ = (
     "<tool_call>\n<function=read_file>\n<parameter=path>\nsrc/app.py\n</parameter>\n"

@@ -27,9 +27,9 @@ from pytest_codemode_eval.report import (
     render_terminal,
     truncate,
 )
-from pytest_codemode_eval.score import Verdict
 from pytest_codemode_eval.suite import load_suite
 from pytest_codemode_eval.targets import Baseline, Targets, load_targets
+from pytest_codemode_eval.verdicts import Verdict
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 EVALSUITE = REPO_ROOT / "evalsuite"

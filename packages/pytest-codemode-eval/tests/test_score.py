@@ -22,8 +22,9 @@ from pytest_codemode_eval.catalog import Catalog
 from pytest_codemode_eval.evaluate import result_from_generation
 from pytest_codemode_eval.generation import Finish, Generation
 from pytest_codemode_eval.parse import parse_output
-from pytest_codemode_eval.score import Score, Verdict, match_in_order, score_case
+from pytest_codemode_eval.score import match_in_order, score_case
 from pytest_codemode_eval.suite import Case, Suite
+from pytest_codemode_eval.verdicts import Score, Verdict
 
 # ---------------------------------------------------------------------------------------------
 # Output builders: the call syntaxes the parser recognises.

@@ -16,8 +16,9 @@ from hypothesis import strategies as st
 from pytest_codemode_eval.code_calls import MAX_CODE_CHARS, MAX_NODES, Unresolved, analyse_code
 from pytest_codemode_eval.generation import Generation
 from pytest_codemode_eval.parse import Parsed, parse_output
-from pytest_codemode_eval.score import Score, Verdict, one_line, score_case
+from pytest_codemode_eval.score import score_case
 from pytest_codemode_eval.suite import Suite
+from pytest_codemode_eval.verdicts import Score, Verdict, one_line
 
 HUGE_HEX = "0x" + "f" * 5000  # an int past Python's 4300-digit str conversion limit
 

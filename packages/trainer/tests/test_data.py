@@ -23,8 +23,9 @@ from pytest_codemode_eval.code_calls import Unresolved, analyse_code
 from pytest_codemode_eval.generation import Generation
 from pytest_codemode_eval.parse import parse_output
 from pytest_codemode_eval.prompt import build_messages, render_system_prompt, wrapper_tool_schema
-from pytest_codemode_eval.score import Verdict, score_case
+from pytest_codemode_eval.score import score_case
 from pytest_codemode_eval.suite import Case, Suite, load_suite
+from pytest_codemode_eval.verdicts import Verdict
 from pytest_codemode_eval.workspace_facts import WorkspaceFacts, scan_workspace
 
 ROOT = Path(__file__).resolve().parents[3]

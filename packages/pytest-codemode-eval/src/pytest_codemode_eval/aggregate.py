@@ -13,7 +13,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from pytest_codemode_eval.score import Verdict
 from pytest_codemode_eval.stats import (
     Decision,
     cases_needed,
@@ -23,6 +22,7 @@ from pytest_codemode_eval.stats import (
     wilson_interval,
 )
 from pytest_codemode_eval.targets import OVERALL, Targets
+from pytest_codemode_eval.verdicts import Verdict
 
 # A target is met when the rounded percentage shown in the report meets it; this keeps the gate
 # and the table in agreement (e.g. 2/3 shows as 66.7% and meets a 66.7% target).

@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pytest_codemode_eval.catalog import ToolSpec, annotation_text
 from pytest_codemode_eval.code_calls import Unresolved
-
-if TYPE_CHECKING:
-    from pytest_codemode_eval.score import Invocation
+from pytest_codemode_eval.invocations import Invocation
 
 _MISSING = object()
 

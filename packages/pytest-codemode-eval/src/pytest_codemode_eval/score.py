@@ -16,65 +16,17 @@ Extra calls of read-only tools cost nothing; they are recorded and named in the 
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from pytest_codemode_eval.arguments import check_arguments
 from pytest_codemode_eval.catalog import Catalog
-from pytest_codemode_eval.code_calls import MAX_CODE_CHARS, analyse_code
 from pytest_codemode_eval.dry_run.trace import DryRun, RunStatus
 from pytest_codemode_eval.generation import Generation
+from pytest_codemode_eval.invocations import Invocation, read_calls
 from pytest_codemode_eval.parse import Parsed
 from pytest_codemode_eval.suite import Case
-
-
-class Verdict(enum.StrEnum):
-    CODE_MODE = "code_mode"
-    NO_CALL = "no_call"  # the case expects no tool and the answer is prose
-    DIRECT_CALL = "direct_call"
-    PARTIAL_CHAIN = "partial_chain"
-    BAD_ARGUMENTS = "bad_arguments"
-    WRONG_TOOL = "wrong_tool"
-    UNREQUESTED_CHANGE = "unrequested_change"  # a workspace-changing tool the case did not ask for
-    UNNEEDED_CALL = "unneeded_call"  # a tool call in a case that expects none
-    PROSE = "prose"
-    MALFORMED = "malformed"
-    TRUNCATED = "truncated"
-    TIMEOUT = "timeout"
-    ERROR = "error"
-    RUNTIME_ERROR = "runtime_error"  # the dry run of the code raised
-
-
-@dataclass(frozen=True)
-class Score:
-    value: float
-    verdict: Verdict
-    note: str
-    tools_called: tuple[str, ...] = ()
-    extra_calls: tuple[str, ...] = ()  # tools called that the case does not expect (read-only)
-
-    @property
-    def full_credit(self) -> bool:
-        return self.value >= 1.0
-
-
-@dataclass(frozen=True)
-class Invocation:
-    """A catalog tool the output calls, wrapped in Code Mode code or called directly."""
-
-    tool: str
-    args: tuple[object, ...]
-    kwargs: dict[str, object]
-    wrapped: bool
-    starred: bool = False
-
-
-class _Unscorable(Exception):
-    """Internal short-circuit carrying the zero score of an output that cannot be credited."""
-
-    def __init__(self, score: Score) -> None:
-        self.score = score
+from pytest_codemode_eval.verdicts import Score, Verdict, one_line
 
 
 def score_case(
@@ -94,16 +46,6 @@ def score_case(
     if any(call.syntax == "openai" for call in parsed.calls):
         note += " (server-parsed call)"  # the raw text had no call; the server's parse was used
     return replace(score, note=one_line(note))
-
-
-def one_line(note: str, limit: int = 300) -> str:
-    """A note is one line: it quotes model output and backend errors, which may span lines.
-
-    Only the note's start is read: a megabyte of form feeds in a tool name was a million lines.
-    """
-    head = note[: 4 * limit]
-    text = " ".join(part.strip() for part in head.splitlines() if part.strip())
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 def _static_fallback_note(score: Score, runs: Mapping[str, DryRun]) -> str:
@@ -132,19 +74,24 @@ def _score_case(
     if generation.finish == "timeout":
         called = tuple(call.name for call in parsed.calls if call.name)
         return Score(0.0, Verdict.TIMEOUT, _timeout_note(parsed, generation), called)
-    try:
-        if not case.expected:
-            return _score_abstention(parsed, catalog, generation)
-        invocations = collect_invocations(parsed, catalog, generation, runs)
-    except _Unscorable as stop:
-        return stop.score
-    return _score_invocations(case, catalog, invocations)
+    if not case.expected:
+        return _score_abstention(parsed, catalog, generation)
+    if not parsed.calls:
+        return _prose_score(parsed, generation)
+    read = read_calls(parsed, catalog, generation, runs)
+    if isinstance(read, Score):
+        return read
+    if not read.invocations:
+        unknown = read.unknown
+        what = f"unknown tool {', '.join(unknown)}" if unknown else "no catalog tool in the code"
+        return Score(0.0, Verdict.WRONG_TOOL, f"Wrong tool: {what}")
+    return _score_invocations(case, catalog, read.invocations)
 
 
 def _score_abstention(parsed: Parsed, catalog: Catalog, generation: Generation) -> Score:
     """A case whose right answer calls no tool: a prose answer earns full credit, a call none.
 
-    A malformed or truncated call is scored as such (`_read_calls` stops on it): an output that
+    A malformed or truncated call is scored as such (reading stops on it): an output that
     tried to call a tool and failed is never credited as an abstention.
     """
     if not parsed.calls:
@@ -153,8 +100,10 @@ def _score_abstention(parsed: Parsed, catalog: Catalog, generation: Generation) 
         note = "Answered without a tool call"
         note += " (hit the token limit)" if generation.finish == "length" else ""
         return Score(1.0, Verdict.NO_CALL, note)
-    invocations, _unknown = _read_calls(parsed, catalog, generation)
-    called = _names(invocations)
+    read = read_calls(parsed, catalog, generation)
+    if isinstance(read, Score):
+        return read  # a malformed or truncated call keeps its own verdict
+    called = _names(read.invocations)
     names = ", ".join(dict.fromkeys(call.name for call in parsed.calls))
     inside = f" calling {', '.join(dict.fromkeys(called))}" if called else ""
     return Score(
@@ -162,92 +111,7 @@ def _score_abstention(parsed: Parsed, catalog: Catalog, generation: Generation) 
     )
 
 
-def collect_invocations(
-    parsed: Parsed,
-    catalog: Catalog,
-    generation: Generation,
-    runs: Mapping[str, DryRun] | None = None,
-) -> list[Invocation]:
-    if not parsed.calls:
-        raise _Unscorable(_prose_score(parsed, generation))
-    invocations, unknown = _read_calls(parsed, catalog, generation, runs or {})
-    if not invocations:
-        what = f"unknown tool {', '.join(unknown)}" if unknown else "no catalog tool in the code"
-        raise _Unscorable(Score(0.0, Verdict.WRONG_TOOL, f"Wrong tool: {what}"))
-    return invocations
-
-
-def _read_calls(
-    parsed: Parsed,
-    catalog: Catalog,
-    generation: Generation,
-    runs: Mapping[str, DryRun] | None = None,
-) -> tuple[list[Invocation], list[str]]:
-    """The catalog tools the calls invoke and the names of unknown tools called directly.
-
-    A call cut off or malformed stops scoring with its own verdict (`_Unscorable`).
-    """
-    invocations: list[Invocation] = []
-    unknown: list[str] = []
-    code_chars = 0  # all the output's code together, so 256 calls cannot each bring 20,000
-    for call in parsed.calls:
-        if not call.complete:
-            verdict = Verdict.TRUNCATED if generation.finish == "length" else Verdict.MALFORMED
-            what = "cut off by the token limit" if verdict is Verdict.TRUNCATED else "never closed"
-            raise _Unscorable(
-                Score(0.0, verdict, f"Tool call {call.name or ''} {what}".replace("  ", " "))
-            )
-        if call.problem:
-            raise _Unscorable(Score(0.0, Verdict.MALFORMED, f"Malformed tool call: {call.problem}"))
-        if call.name == catalog.wrapper.name:
-            code = call.arguments.get(catalog.code_parameter)
-            code_chars += len(code) if isinstance(code, str) else 0
-            invocations.extend(_code_invocations(code, catalog, runs or {}, code_chars))
-        elif call.name in catalog.tools:
-            invocations.append(Invocation(call.name, (), dict(call.arguments), wrapped=False))
-        else:
-            unknown.append(call.name)
-    return invocations, unknown
-
-
-def _code_invocations(
-    code: object, catalog: Catalog, runs: Mapping[str, DryRun], code_chars: int = 0
-) -> list[Invocation]:
-    if not isinstance(code, str) or not code.strip():
-        message = f"{catalog.wrapper.name} without a {catalog.code_parameter} argument"
-        raise _Unscorable(Score(0.0, Verdict.MALFORMED, message))
-    if code_chars > MAX_CODE_CHARS:  # reading code is a pure-Python AST walk: bounded per output
-        message = f"{catalog.wrapper.name} code too long to analyse (over {MAX_CODE_CHARS:,} chars)"
-        raise _Unscorable(Score(0.0, Verdict.MALFORMED, message))
-    analysis = analyse_code(code)
-    if analysis.syntax_error:
-        note = f"{catalog.wrapper.name} code does not parse ({analysis.syntax_error})"
-        raise _Unscorable(Score(0.0, Verdict.MALFORMED, note))
-    run = runs.get(code)
-    if run is not None and run.status in (RunStatus.COMPLETED, RunStatus.RAISED):
-        return _run_invocations(run, catalog)
-    return [
-        Invocation(call.name, call.args, dict(call.kwargs), wrapped=True, starred=call.starred)
-        for call in analysis.calls
-        if call.name in catalog.tools
-    ]
-
-
-def _run_invocations(run: DryRun, catalog: Catalog) -> list[Invocation]:
-    """The calls the dry run recorded, with the values bound at run time."""
-    called = tuple(call.tool for call in run.calls)
-    if run.status is RunStatus.RAISED:
-        raise _Unscorable(
-            Score(0.0, Verdict.RUNTIME_ERROR, f"Runtime error: {run.error_line}", called)
-        )
-    return [
-        Invocation(call.tool, call.args, dict(call.kwargs), wrapped=True)
-        for call in run.calls
-        if call.tool in catalog.tools
-    ]
-
-
-def _score_invocations(case: Case, catalog: Catalog, invocations: list[Invocation]) -> Score:
+def _score_invocations(case: Case, catalog: Catalog, invocations: Sequence[Invocation]) -> Score:
     called = _names(invocations)
     expected = " → ".join(case.expected)
     changes = [t for t in dict.fromkeys(called) if t in catalog.mutating and t not in case.expected]
@@ -271,7 +135,7 @@ def _score_invocations(case: Case, catalog: Catalog, invocations: list[Invocatio
 
 
 def _credit(
-    case: Case, catalog: Catalog, invocations: list[Invocation], matched: list[int]
+    case: Case, catalog: Catalog, invocations: Sequence[Invocation], matched: list[int]
 ) -> Score:
     """The credit of the expected tools that were called: chain fraction x format x arguments."""
     called = _names(invocations)
