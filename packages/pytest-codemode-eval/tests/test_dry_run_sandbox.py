@@ -60,7 +60,9 @@ ESCAPES = [
     ("sys.exit", "import sys\nsys.exit(3)", UNSUPPORTED, "module 'sys' has no attribute 'exit'"),
     ("infinite loop", "while True:\n    pass", RAISED, "TimeoutError"),
     ("memory bomb", "x = 'a' * (10 ** 9)", RAISED, "MemoryError"),
-    ("growing memory bomb", "x = []\nwhile True:\n    x.append([0] * 10000)", RAISED,
+    # 8 MB a step: the 64 MB heap limit trips within a few steps, long before the time limit,
+    # even on a loaded machine (10,000-item steps took 1.1 s there and hit the time limit).
+    ("growing memory bomb", "x = []\nwhile True:\n    x.append([0] * 1000000)", RAISED,
      "MemoryError"),
     ("deep recursion", "def f(n):\n    return f(n + 1)\nf(0)", RAISED, "RecursionError"),
     ("tool-call flood", "while True:\n    read_file('src/app.py')", RAISED,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from typing import Any, cast
 
@@ -90,11 +89,8 @@ def render(path: Path, messages: list[dict[str, Any]], **kwargs: Any) -> str:
     return text
 
 
-def test_tiny_builds_fast_and_has_about_half_a_million_params(tmp_path: Path) -> None:
-    init_model(tmp_path / "warm", "tiny", corpus=CORPUS)  # imports are not build time
-    start = time.perf_counter()
+def test_tiny_has_about_half_a_million_params(tmp_path: Path) -> None:
     out = init_model(tmp_path / "m", "tiny", corpus=CORPUS)
-    assert time.perf_counter() - start < 1.0
     assert 400_000 <= _mlx.count_parameters(out) <= 700_000
     config = json.loads((out / "config.json").read_text())
     assert (config["model_type"], config["torch_dtype"], config["hidden_size"]) == (
