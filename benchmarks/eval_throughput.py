@@ -175,7 +175,7 @@ def ensure_model(preset: str, seed: int, sharpen: float, corpus: list[str]) -> P
     from pytest_codemode_eval.blas import use_fast_blas
 
     use_fast_blas()  # before mlx (init_model imports it)
-    from codemode_trainer.init_model import init_model
+    from codemode_trainer.training.init_model import init_model
 
     scratch = out.with_name(out.name + ".building")
     shutil.rmtree(scratch, ignore_errors=True)

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from codemode_trainer.init_model import init_model
+from codemode_trainer.training.init_model import init_model
 
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 # mlx_lm lora:  "    10    5.909 ▼       48      0.9k"  (iter, loss, tok/s, trained tokens in k)

@@ -1,8 +1,9 @@
 """The held-out suite can decide: enough cases per category, prompts unseen in training, and one
 option that selects it while `pytest evalsuite` keeps running the 27-case reference suite.
 
-The contamination check is the trainer's own (`codemode_trainer.contamination`), run against the
-rows `data build` and the demo generate; the phrasing templates are never tuned toward the suite.
+The contamination check is the trainer's own (`codemode_trainer.checks.contamination`), run
+against the rows `data build` and the demo generate; the phrasing templates are never tuned
+toward the suite.
 """
 
 from __future__ import annotations
@@ -16,9 +17,13 @@ from typing import Any
 
 import pytest
 
-from codemode_trainer.contamination import DEFAULT_THRESHOLD, check_contamination, closest_pairs
-from codemode_trainer.data import build_dataset
-from codemode_trainer.demo import DEMO_MIX, DEMO_TRAINING
+from codemode_trainer.checks.contamination import (
+    DEFAULT_THRESHOLD,
+    check_contamination,
+    closest_pairs,
+)
+from codemode_trainer.data.dataset import build_dataset
+from codemode_trainer.jobs.demo import DEMO_MIX, DEMO_TRAINING
 from pytest_codemode_eval.suite import Suite, load_suite
 
 REPO_ROOT = Path(__file__).resolve().parents[1]

@@ -39,7 +39,7 @@ def cases(suite: Suite) -> Mapping[str, Case]:
 def sharp_model_dir(tmp_path_factory: pytest.TempPathFactory, suite: Suite) -> Path:
     """An offline tiny Qwen3 model whose random weights are sharpened so that greedy outputs
     differ from case to case (a fresh random model repeats one token, making equality vacuous)."""
-    init_model = pytest.importorskip("codemode_trainer.init_model")
+    init_model = pytest.importorskip("codemode_trainer.training.init_model")
     from pytest_codemode_eval.prompt import render_system_prompt
 
     out = tmp_path_factory.mktemp("models") / "tiny-sharp"

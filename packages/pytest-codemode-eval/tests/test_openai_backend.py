@@ -72,7 +72,7 @@ def quick_backend(server: FakeServer, **settings: Any) -> OpenAIBackend:
 def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The mlx backend tests' model: tiny, offline, weights sharpened so cases differ."""
     pytest.importorskip("pytest_codemode_eval.backends.mlx")  # fast BLAS before mlx
-    init_model = pytest.importorskip("codemode_trainer.init_model")
+    init_model = pytest.importorskip("codemode_trainer.training.init_model")
     import mlx.core as mx
 
     from pytest_codemode_eval.suite import load_suite

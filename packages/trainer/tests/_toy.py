@@ -12,7 +12,7 @@ import random
 from pathlib import Path
 from typing import Any
 
-from codemode_trainer.init_model import init_model
+from codemode_trainer.training.init_model import init_model
 
 TOOLS: dict[str, tuple[str, list[str], list[str]]] = {
     "get_weather": (

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
+from codemode_trainer.checks.contamination import check_contamination, normalise, split_allowed
 from codemode_trainer.cli import main
-from codemode_trainer.contamination import check_contamination, normalise, split_allowed
 from pytest_codemode_eval.suite import load_suite
 
 SUITE = Path(__file__).resolve().parents[3] / "evalsuite" / "suite.toml"

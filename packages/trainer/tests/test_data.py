@@ -9,15 +9,15 @@ from typing import Any
 
 import pytest
 
-from codemode_trainer.chat_render import ChatRenderer
-from codemode_trainer.chat_template import CallSyntax
+from codemode_trainer.chat.render import ChatRenderer
+from codemode_trainer.chat.templates import CallSyntax
+from codemode_trainer.checks.code_checks import named_tools
+from codemode_trainer.checks.contamination import check_contamination, closest_pairs
+from codemode_trainer.checks.preflight import load_tokenizer
 from codemode_trainer.cli import main
-from codemode_trainer.code_checks import named_tools
-from codemode_trainer.contamination import check_contamination, closest_pairs
-from codemode_trainer.data import DataError, Dataset, build_dataset
-from codemode_trainer.init_model import init_model
-from codemode_trainer.preflight import load_tokenizer
+from codemode_trainer.data.dataset import DataError, Dataset, build_dataset
 from codemode_trainer.rows import Row, row_texts, uncovered_call_turns
+from codemode_trainer.training.init_model import init_model
 from pytest_codemode_eval.catalog import Catalog
 from pytest_codemode_eval.code_calls import Unresolved, analyse_code
 from pytest_codemode_eval.generation import Generation

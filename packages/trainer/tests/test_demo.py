@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from codemode_trainer.demo import DEMO_TRAINING, DemoDir, minimal_suite, run_demo
-from codemode_trainer.pipeline import PipelineError
+from codemode_trainer.jobs.demo import DEMO_TRAINING, DemoDir, minimal_suite, run_demo
+from codemode_trainer.jobs.pipeline import PipelineError
 
 SUITE = Path(__file__).resolve().parents[3] / "evalsuite" / "suite.toml"
 

@@ -11,9 +11,9 @@ from _toy import tiny_model, write_data
 
 from codemode_trainer.cli import main
 from codemode_trainer.config import load_config
-from codemode_trainer.fuse import FuseError, fuse
-from codemode_trainer.quantize import quantize
-from codemode_trainer.train import train
+from codemode_trainer.training.fuse import FuseError, fuse
+from codemode_trainer.training.quantize import quantize
+from codemode_trainer.training.train import train
 from pytest_codemode_eval.blas import use_fast_blas
 
 use_fast_blas()  # before anything imports mlx (init_model does)

@@ -11,10 +11,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from syrupy.assertion import SnapshotAssertion
 
-from codemode_trainer import _mlx
-from codemode_trainer.chat_template import CallSyntax, detect_call_syntax, normalize_messages
+from codemode_trainer.chat.templates import CallSyntax, detect_call_syntax, normalize_messages
 from codemode_trainer.cli import main
-from codemode_trainer.init_model import PRESETS, InitModelError, init_model
+from codemode_trainer.training import _mlx
+from codemode_trainer.training.init_model import PRESETS, InitModelError, init_model
 
 CORPUS = ["What is the weather in Berlin?", "Read the file notes.txt and summarise it."]
 SPECIALS = [

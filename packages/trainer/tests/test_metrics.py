@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from syrupy.assertion import SnapshotAssertion
 
-from codemode_trainer.metrics import (
+from codemode_trainer.jobs.metrics import (
     Metrics,
     MetricsError,
     format_bytes,

@@ -11,8 +11,8 @@ from _toy import tiny_model, write_data
 
 from codemode_trainer.cli import main
 from codemode_trainer.config import TrainConfig, load_config
-from codemode_trainer.metrics import read_metrics, render_metrics_markdown
-from codemode_trainer.pipeline import PipelineError, run_pipeline
+from codemode_trainer.jobs.metrics import read_metrics, render_metrics_markdown
+from codemode_trainer.jobs.pipeline import PipelineError, run_pipeline
 from codemode_trainer.run_dir import RunDir, RunDirError
 from pytest_codemode_eval.blas import use_fast_blas
 from pytest_codemode_eval.identity import fingerprint_directory

@@ -9,12 +9,17 @@ from typing import Any
 
 import pytest
 
+from codemode_trainer.chat.tokenizer import MARKUP_TOKENS
+from codemode_trainer.checks.preflight import (
+    PreflightError,
+    PreflightReport,
+    preflight,
+    split_multi_turn,
+)
 from codemode_trainer.cli import main
-from codemode_trainer.data import Dataset, build_dataset
-from codemode_trainer.init_model import init_model
-from codemode_trainer.preflight import PreflightError, PreflightReport, preflight, split_multi_turn
+from codemode_trainer.data.dataset import Dataset, build_dataset
 from codemode_trainer.rows import Row, row_texts, write_jsonl
-from codemode_trainer.tokenizer_build import MARKUP_TOKENS
+from codemode_trainer.training.init_model import init_model
 from pytest_codemode_eval.catalog import Catalog
 from pytest_codemode_eval.prompt import build_messages, wrapper_tool_schema
 from pytest_codemode_eval.suite import load_suite

@@ -9,8 +9,8 @@ import pytest
 from _toy import tiny_model
 
 from codemode_trainer.cli import main
-from codemode_trainer.fuse import FuseError
-from codemode_trainer.quantize import quantize
+from codemode_trainer.training.fuse import FuseError
+from codemode_trainer.training.quantize import quantize
 from pytest_codemode_eval.blas import use_fast_blas
 
 use_fast_blas()  # before anything imports mlx (init_model does)

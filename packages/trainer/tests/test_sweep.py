@@ -14,9 +14,8 @@ from _toy import tiny_model, write_data
 
 from codemode_trainer.cli import main
 from codemode_trainer.config import load_config
-from codemode_trainer.pipeline import run_pipeline
-from codemode_trainer.run_dir import RunDir
-from codemode_trainer.sweep import (
+from codemode_trainer.jobs.pipeline import run_pipeline
+from codemode_trainer.jobs.sweep import (
     SweepError,
     SweepPoint,
     find_checkpoints,
@@ -25,6 +24,7 @@ from codemode_trainer.sweep import (
     sweep,
     val_losses,
 )
+from codemode_trainer.run_dir import RunDir
 from pytest_codemode_eval.blas import use_fast_blas
 
 use_fast_blas()  # before anything imports mlx (init_model does)
@@ -206,7 +206,7 @@ def test_errors_are_one_line(run: Path, tmp_path: Path, capsys: pytest.CaptureFi
 def test_cli_prints_table_and_pick(
     run: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from codemode_trainer import demo
+    from codemode_trainer.jobs import demo
 
     monkeypatch.setattr(demo, "evaluate", FakeEvaluate({2: 0.5, 4: 0.9, 6: 0.7}))
     assert main(["sweep", "--run", str(run), "--suite", str(SUITE), "--discard-models"]) == 0

@@ -15,12 +15,12 @@ from typing import Any
 import pytest
 from _toy import corpus, tiny_model, write_data
 
-from codemode_trainer import _mlx
 from codemode_trainer.cli import main
 from codemode_trainer.config import TrainConfig, load_config
-from codemode_trainer.init_model import init_model
-from codemode_trainer.progress import Progress, format_duration
-from codemode_trainer.train import TrainError, TrainResult, read_checkpoint, train
+from codemode_trainer.training import _mlx
+from codemode_trainer.training.init_model import init_model
+from codemode_trainer.training.progress import Progress, format_duration
+from codemode_trainer.training.train import TrainError, TrainResult, read_checkpoint, train
 from pytest_codemode_eval.blas import use_fast_blas
 
 use_fast_blas()  # before anything imports mlx (init_model does)

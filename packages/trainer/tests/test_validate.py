@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
+from codemode_trainer.checks.validate import Finding, validate_dataset
 from codemode_trainer.cli import main
-from codemode_trainer.validate import Finding, validate_dataset
 from pytest_codemode_eval.catalog import Catalog
 from pytest_codemode_eval.dry_run.sandbox import Sandbox
 from pytest_codemode_eval.prompt import build_messages, wrapper_tool_schema
@@ -232,7 +232,7 @@ def test_the_cli_dry_runs_every_row(tmp_path: Path, capsys: pytest.CaptureFixtur
 
 def test_built_data_runs_clean_in_the_dry_run(sandbox: Sandbox, tmp_path: Path) -> None:
     """The generated rows and the dry run share one home for tool results: they must agree."""
-    from codemode_trainer.data import build_for_suite
+    from codemode_trainer.data.dataset import build_for_suite
 
     build_for_suite(SUITE, tmp_path, n_examples=150, seed=3)
     catalog = load_suite(SUITE).catalog

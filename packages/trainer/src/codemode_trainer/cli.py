@@ -16,7 +16,7 @@ EXIT_INTERRUPTED = 130  # 128 + SIGINT: train/pipeline stopped by Ctrl-C, resuma
 
 
 def _add_init_model(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    from codemode_trainer.init_model import PRESETS
+    from codemode_trainer.training.init_model import PRESETS
 
     p = sub.add_parser("init-model", help="write a random-initialised offline Qwen3-style model")
     p.add_argument("out", type=Path, nargs="?", metavar="OUT", help="model directory to create")
@@ -48,7 +48,7 @@ def _corpus_lines(files: list[Path]) -> Iterator[str]:
 
 
 def _run_init_model(args: argparse.Namespace) -> int:
-    from codemode_trainer.init_model import init_model
+    from codemode_trainer.training.init_model import init_model
 
     if args.out is None and args.corpus:  # `--corpus A B OUT`: argparse gave OUT to --corpus
         args.out = args.corpus.pop()
@@ -121,7 +121,7 @@ def _add_preflight(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
 
 
 def _run_data_build(args: argparse.Namespace) -> int:
-    from codemode_trainer.data import build_for_suite
+    from codemode_trainer.data.dataset import build_for_suite
 
     print(
         build_for_suite(
@@ -139,7 +139,7 @@ def _run_data_build(args: argparse.Namespace) -> int:
 
 
 def _run_data_validate(args: argparse.Namespace) -> int:
-    from codemode_trainer.validate import validation_summary
+    from codemode_trainer.checks.validate import validation_summary
 
     text, errors = validation_summary(args.file, args.suite)
     print(text)
@@ -147,7 +147,7 @@ def _run_data_validate(args: argparse.Namespace) -> int:
 
 
 def _run_data_contamination(args: argparse.Namespace) -> int:
-    from codemode_trainer.contamination import contamination_summary
+    from codemode_trainer.checks.contamination import contamination_summary
 
     text, errors = contamination_summary(args.files, args.suite, args.threshold, args.allow)
     print(text)
@@ -155,8 +155,8 @@ def _run_data_contamination(args: argparse.Namespace) -> int:
 
 
 def _run_preflight(args: argparse.Namespace) -> int:
+    from codemode_trainer.checks.preflight import preflight_for_suite
     from codemode_trainer.config import load_config
-    from codemode_trainer.preflight import preflight_for_suite
 
     limit = args.max_seq_length
     if limit is None:  # the limit training will cut at: the config's (its default is mlx-lm's)
@@ -213,8 +213,8 @@ def _add_training_commands(sub: argparse._SubParsersAction[argparse.ArgumentPars
 
 def _run_train(args: argparse.Namespace) -> int:
     from codemode_trainer.config import load_config, parse_override
-    from codemode_trainer.metrics import render_metrics_markdown
-    from codemode_trainer.pipeline import STAGES, run_pipeline
+    from codemode_trainer.jobs.metrics import render_metrics_markdown
+    from codemode_trainer.jobs.pipeline import STAGES, run_pipeline
 
     command = args.command
     try:
@@ -244,7 +244,7 @@ def _run_train(args: argparse.Namespace) -> int:
 
 
 def _run_fuse(args: argparse.Namespace) -> int:
-    from codemode_trainer.fuse import fuse
+    from codemode_trainer.training.fuse import fuse
 
     result = fuse(args.model, args.adapters, args.out, overwrite=args.force)
     print(result.path)
@@ -252,7 +252,7 @@ def _run_fuse(args: argparse.Namespace) -> int:
 
 
 def _run_quantize(args: argparse.Namespace) -> int:
-    from codemode_trainer.quantize import quantize
+    from codemode_trainer.training.quantize import quantize
 
     result = quantize(
         args.model, args.out, bits=args.bits, group_size=args.group_size, overwrite=args.force
@@ -262,7 +262,7 @@ def _run_quantize(args: argparse.Namespace) -> int:
 
 
 def _run_metrics(args: argparse.Namespace) -> int:
-    from codemode_trainer.metrics import read_metrics, render_metrics_markdown
+    from codemode_trainer.jobs.metrics import read_metrics, render_metrics_markdown
     from codemode_trainer.run_dir import RunDir
 
     metrics = read_metrics(RunDir(args.run).metrics)
@@ -283,7 +283,7 @@ def _add_demo(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def _run_demo(args: argparse.Namespace) -> int:
     import dataclasses
 
-    from codemode_trainer.demo import DEMO_TRAINING, run_demo
+    from codemode_trainer.jobs.demo import DEMO_TRAINING, run_demo
 
     config = DEMO_TRAINING
     if args.iters is not None:
@@ -304,7 +304,7 @@ def _add_sweep(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def _run_sweep(args: argparse.Namespace) -> int:
-    from codemode_trainer.sweep import render_sweep_markdown, sweep
+    from codemode_trainer.jobs.sweep import render_sweep_markdown, sweep
 
     result = sweep(
         args.run, args.suite, base_model=args.base_model, keep_models=not args.discard_models

@@ -16,12 +16,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from codemode_trainer.chat_template import CallSyntax, detect_call_syntax
-from codemode_trainer.contamination import PromptIndex
-from codemode_trainer.episodes import EpisodeMaker
+from codemode_trainer.chat.templates import CallSyntax, detect_call_syntax
+from codemode_trainer.checks.contamination import PromptIndex
+from codemode_trainer.data.episodes import EpisodeMaker
+from codemode_trainer.data.phrasings import CLAUSE, SINGLE
 from codemode_trainer.errors import DataError
 from codemode_trainer.rows import Row, write_jsonl
-from codemode_trainer.templates import CLAUSE, SINGLE
 from pytest_codemode_eval.catalog import Catalog
 from pytest_codemode_eval.prompt import renderer_fingerprint
 from pytest_codemode_eval.workspace_facts import WorkspaceFacts, scan_workspace

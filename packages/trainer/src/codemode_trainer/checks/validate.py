@@ -18,9 +18,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from codemode_trainer.code_checks import check_code, count_tool_calls
+from codemode_trainer.checks.code_checks import check_code, count_tool_calls
+from codemode_trainer.checks.report_text import (
+    Problem,
+    describe_difference,
+    render_summary,
+    summarise,
+)
 from codemode_trainer.errors import DataError
-from codemode_trainer.report_text import Problem, describe_difference, render_summary, summarise
 from codemode_trainer.rows import (
     content_text,
     load_rows,

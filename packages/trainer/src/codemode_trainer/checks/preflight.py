@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from codemode_trainer.chat_render import ChatRenderer, call_syntaxes, first_difference, what_differs
-from codemode_trainer.code_checks import named_tools
+from codemode_trainer.chat.render import ChatRenderer, call_syntaxes, first_difference, what_differs
+from codemode_trainer.checks.code_checks import named_tools
+from codemode_trainer.checks.report_text import Problem, render_summary, summarise
 from codemode_trainer.errors import TrainerError
-from codemode_trainer.report_text import Problem, render_summary, summarise
 from codemode_trainer.rows import (
     Message,
     call_turns,

@@ -14,10 +14,9 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from codemode_trainer.chat_template import CallSyntax
-from codemode_trainer.contamination import PromptIndex
-from codemode_trainer.rows import Row, split_multi_turn
-from codemode_trainer.templates import (
+from codemode_trainer.chat.templates import CallSyntax
+from codemode_trainer.checks.contamination import PromptIndex
+from codemode_trainer.data.phrasings import (
     CHAIN_FRAMES_2,
     CHAIN_FRAMES_3,
     CLAUSE,
@@ -28,14 +27,15 @@ from codemode_trainer.templates import (
     decorate,
     slots_of,
 )
-from codemode_trainer.tool_args import FILE_PARAMETER, ArgumentSampler, Step, Var
-from codemode_trainer.tool_code import (
+from codemode_trainer.data.tool_args import FILE_PARAMETER, ArgumentSampler, Step, Var
+from codemode_trainer.data.tool_code import (
     answer,
     chain_source,
     locate_preamble,
     run_code,
     step_source,
 )
+from codemode_trainer.rows import Row, split_multi_turn
 from pytest_codemode_eval.catalog import Catalog, annotation_text
 from pytest_codemode_eval.dry_run.fake_tools import FakeTools
 from pytest_codemode_eval.prompt import offered_tools, render_system_prompt

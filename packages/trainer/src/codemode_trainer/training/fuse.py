@@ -16,10 +16,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from codemode_trainer import _mlx
 from codemode_trainer.errors import TrainerError
 from codemode_trainer.model_files import ModelFilesError, check_safetensors, read_json_object
-from codemode_trainer.train import ADAPTER_CONFIG, ADAPTER_FILE, TrainError, check_model_dir
+from codemode_trainer.training import _mlx
+from codemode_trainer.training.train import (
+    ADAPTER_CONFIG,
+    ADAPTER_FILE,
+    TrainError,
+    check_model_dir,
+)
 
 
 class FuseError(TrainerError, RuntimeError):

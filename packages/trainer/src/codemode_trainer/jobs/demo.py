@@ -39,13 +39,13 @@ from typing import Any, TextIO
 
 import tomli_w
 
+from codemode_trainer.checks.preflight import preflight_for_suite
 from codemode_trainer.config import QuantizeConfig, TrainConfig
-from codemode_trainer.data import Dataset, build_dataset
-from codemode_trainer.init_model import init_model
-from codemode_trainer.metrics import render_metrics_markdown
-from codemode_trainer.pipeline import PipelineError, run_pipeline
-from codemode_trainer.preflight import preflight_for_suite
+from codemode_trainer.data.dataset import Dataset, build_dataset
+from codemode_trainer.jobs.metrics import render_metrics_markdown
+from codemode_trainer.jobs.pipeline import PipelineError, run_pipeline
 from codemode_trainer.run_dir import RunDir
+from codemode_trainer.training.init_model import init_model
 from pytest_codemode_eval.prompt import render_system_prompt
 from pytest_codemode_eval.suite import Suite, load_suite
 

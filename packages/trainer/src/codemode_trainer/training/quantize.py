@@ -10,10 +10,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from codemode_trainer import _mlx
 from codemode_trainer.config import QUANT_BITS, QUANT_GROUP_SIZES, QUANT_MODES
-from codemode_trainer.fuse import FuseError, build_aside, folder_bytes, is_quantized
-from codemode_trainer.train import TrainError, check_model_dir
+from codemode_trainer.training import _mlx
+from codemode_trainer.training.fuse import FuseError, build_aside, folder_bytes, is_quantized
+from codemode_trainer.training.train import TrainError, check_model_dir
 
 DEFAULT_BITS = 5
 DEFAULT_GROUP_SIZE = 64

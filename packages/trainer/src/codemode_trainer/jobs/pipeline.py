@@ -25,17 +25,17 @@ import tomli_w
 
 from codemode_trainer.config import ConfigError, TrainConfig, config_from_dict, differences
 from codemode_trainer.errors import TrainerError
-from codemode_trainer.fuse import fuse
-from codemode_trainer.metrics import (
+from codemode_trainer.jobs.metrics import (
     Metrics,
     hash_data_dir,
     plot_losses,
     render_metrics_markdown,
     write_metrics,
 )
-from codemode_trainer.quantize import quantize
 from codemode_trainer.run_dir import RunDir
-from codemode_trainer.train import (
+from codemode_trainer.training.fuse import fuse
+from codemode_trainer.training.quantize import quantize
+from codemode_trainer.training.train import (
     ADAPTER_CONFIG,
     ADAPTER_FILE,
     CHECKPOINT_FILE,

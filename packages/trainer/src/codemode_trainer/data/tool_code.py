@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from codemode_trainer.tool_args import Step, Var
+from codemode_trainer.data.tool_args import Step, Var
 from pytest_codemode_eval.dry_run.fake_tools import Stub
 
 #: Print styles per result annotation; @CALL@ is the call, @VAR@ a variable holding the result.

@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from codemode_trainer import _mlx
-from codemode_trainer.chat_template import TEMPLATE_TEXTS, CallSyntax, chat_template
+from codemode_trainer.chat.templates import TEMPLATE_TEXTS, CallSyntax, chat_template
+from codemode_trainer.chat.tokenizer import special_token_ids, train_tokenizer, write_tokenizer
 from codemode_trainer.errors import TrainerError
-from codemode_trainer.tokenizer_build import special_token_ids, train_tokenizer, write_tokenizer
+from codemode_trainer.training import _mlx
 
 
 class InitModelError(TrainerError, ValueError):

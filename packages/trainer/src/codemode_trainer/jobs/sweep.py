@@ -34,10 +34,10 @@ from pathlib import Path
 from typing import Any, Protocol, TextIO
 
 from codemode_trainer.errors import TrainerError
-from codemode_trainer.fuse import FuseError, fuse
-from codemode_trainer.metrics import MetricsError, read_metrics
+from codemode_trainer.jobs.metrics import MetricsError, read_metrics
 from codemode_trainer.run_dir import RunDir, write_json_atomic
-from codemode_trainer.train import (
+from codemode_trainer.training.fuse import FuseError, fuse
+from codemode_trainer.training.train import (
     ADAPTER_CONFIG,
     ADAPTER_FILE,
     TrainError,
@@ -349,7 +349,7 @@ def sweep(
     if not suite_path.is_file():
         raise SweepError(f"suite not found: {suite_path}")
     if evaluate is None:
-        from codemode_trainer import demo
+        from codemode_trainer.jobs import demo
 
         evaluate = demo.evaluate
     out = progress if progress is not None else sys.stderr

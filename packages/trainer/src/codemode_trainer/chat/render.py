@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from codemode_trainer.chat_template import CallSyntax, detect_call_syntax
+from codemode_trainer.chat.templates import CallSyntax, detect_call_syntax
 from codemode_trainer.rows import Message
 from pytest_codemode_eval.chat_template import render_chat
 from pytest_codemode_eval.parse import Syntax, parse_output

@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-from codemode_trainer import _mlx
 from codemode_trainer.config import TrainConfig
 from codemode_trainer.errors import TrainerError
 from codemode_trainer.figures import LossFigures
@@ -34,9 +33,10 @@ from codemode_trainer.model_files import (
     check_tokenizer,
     weight_files,
 )
-from codemode_trainer.progress import Progress
 from codemode_trainer.rows import dataset_rows
 from codemode_trainer.run_dir import write_json_atomic
+from codemode_trainer.training import _mlx
+from codemode_trainer.training.progress import Progress
 
 CHECKPOINT_FILE = "checkpoint.json"
 ADAPTER_FILE = "adapters.safetensors"

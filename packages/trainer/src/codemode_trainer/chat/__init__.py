@@ -1,0 +1,1 @@
+"""Chat templates, the offline tokenizer and rendering rows exactly as mlx-lm does."""

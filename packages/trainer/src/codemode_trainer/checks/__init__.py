@@ -1,0 +1,1 @@
+"""Checks of data and models before training: code checks, validation, contamination, preflight."""

@@ -1,0 +1,1 @@
+"""Training, fusing, quantizing and building offline models: the only code that imports mlx."""
