@@ -89,6 +89,7 @@ SETTINGS = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("settings", SETTINGS.values(), ids=list(SETTINGS))
 def test_no_training_prompt_is_a_near_duplicate(
     heldout: Suite, reference: Suite, settings: dict[str, Any]
@@ -100,6 +101,7 @@ def test_no_training_prompt_is_a_near_duplicate(
     assert closest[0][0] < DEFAULT_THRESHOLD, closest
 
 
+@pytest.mark.slow
 def test_no_two_prompts_are_near_duplicates(heldout: Suite, reference: Suite) -> None:
     """Within the held-out suite, and against the reference suite it sits beside, with the
     contamination check's own similarity (each prompt against every prompt before it)."""
@@ -126,10 +128,12 @@ def collect(*args: str) -> list[str]:
     return [line.rsplit("::", 1)[1] for line in done.stdout.splitlines() if "::" in line]
 
 
+@pytest.mark.slow
 def test_pytest_evalsuite_runs_the_reference_suite_alone(reference: Suite) -> None:
     assert sorted(collect("evalsuite")) == sorted(case.id for case in reference.cases)
 
 
+@pytest.mark.slow
 def test_one_option_selects_the_heldout_suite(heldout: Suite) -> None:
     ids = collect("evalsuite", f"--codemode-suite={HELDOUT}", "-m", "no_tool")
     assert sorted(ids) == sorted(c.id for c in heldout.cases if c.category == "no_tool")

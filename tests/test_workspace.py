@@ -283,6 +283,7 @@ def test_missing_git_is_a_clear_error(
 # --- the workspace's own test suite -----------------------------------------
 
 
+@pytest.mark.slow
 def test_workspace_tests_report_passes_and_one_failure(tmp_path: Path) -> None:
     copy = tmp_path / "ws"
     shutil.copytree(WORKSPACE, copy, ignore=shutil.ignore_patterns("__pycache__", ".pytest_cache"))

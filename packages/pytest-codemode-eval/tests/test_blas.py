@@ -76,6 +76,7 @@ def _fast_sources() -> list[str]:
     return wheel + [lib for lib in map(ctypes.util.find_library, ("openblasp", "openblas")) if lib]
 
 
+@pytest.mark.slow
 @needs_linux_mlx
 @pytest.mark.parametrize("choice", ["reference", "/nonexistent/libopenblas.so.0"])
 def test_opt_out_or_missing_library_loads_nothing_and_mlx_still_works(
@@ -88,6 +89,7 @@ def test_opt_out_or_missing_library_loads_nothing_and_mlx_still_works(
     assert max(result["errors"].values()) < 1e-4
 
 
+@pytest.mark.slow
 @needs_linux_mlx
 @pytest.mark.parametrize("choice", _fast_sources() or ["none-installed"])
 def test_fast_blas_gives_numpy_results(tmp_path: Path, choice: str) -> None:
@@ -113,6 +115,7 @@ def test_after_mlx_is_imported_it_returns_none_and_says_why(tmp_path: Path) -> N
     assert "already imported" in stderr
 
 
+@pytest.mark.slow
 @needs_linux_mlx
 def test_module_runner_swaps_blas_for_a_cli_subprocess(tmp_path: Path) -> None:
     if not _fast_sources():

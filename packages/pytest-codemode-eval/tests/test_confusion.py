@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from pytest_codemode_eval.aggregate import CaseResult
 from pytest_codemode_eval.confusion import (
     NO_TOOL,
@@ -66,6 +68,7 @@ def test_the_matrix_travels_as_json() -> None:
     assert document["counts"][0] == [1, 1, 0, 1, 0]
 
 
+@pytest.mark.slow
 def test_the_heatmap_is_a_png(tmp_path: Path) -> None:
     path = tmp_path / "confusion.png"
     assert draw_confusion(confusion_matrix(RESULTS), path)

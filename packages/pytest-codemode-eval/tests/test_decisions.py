@@ -77,6 +77,7 @@ def test_phase40_replay_prints_an_interval_on_every_row(real: pytest.Pytester) -
     assert "18.5% [8.2–36.7]" in table[0]
 
 
+@pytest.mark.slow
 def test_the_report_links_its_pictures_and_shows_the_confusion_matrix(
     real: pytest.Pytester,
 ) -> None:
@@ -114,6 +115,7 @@ def test_interval_gate_fails_with_a_line_for_each_category_that_is_not_pass(
     assert any(line.startswith("codemode gate: multi_tool inconclusive:") for line in lines)
 
 
+@pytest.mark.slow
 def test_full_credit_everywhere_is_inconclusive_under_the_interval_gate(
     real: pytest.Pytester,
 ) -> None:
@@ -194,6 +196,7 @@ def test_k_selects_every_repeat_of_a_case(repeated: pytest.Pytester) -> None:
     result.stdout.fnmatch_lines(["*git-01?1-2? *", "*git-01?2-2? *"])
 
 
+@pytest.mark.slow
 def test_repeats_under_xdist_equal_a_serial_run(repeated: pytest.Pytester) -> None:
     serial = run_repeated(repeated)
     parallel = run_repeated(repeated, "-n", "2")
@@ -202,6 +205,7 @@ def test_repeats_under_xdist_equal_a_serial_run(repeated: pytest.Pytester) -> No
     assert parallel == serial
 
 
+@pytest.mark.slow
 def test_a_markdown_report_with_repeats_has_one_row_per_case(repeated: pytest.Pytester) -> None:
     repeated.runpytest(*REPLAY, "--codemode-repeats=2", "--codemode-report=r.md")
     markdown = (repeated.path / "r.md").read_text("utf-8")
@@ -234,6 +238,7 @@ def two_runs(pytester: pytest.Pytester) -> pytest.Pytester:
     return pytester
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["serial", "xdist"])
 def test_the_baseline_comparison_lists_flips_and_a_verdict(
     two_runs: pytest.Pytester, workers: list[str]
@@ -267,6 +272,7 @@ def test_the_baseline_comparison_lists_flips_and_a_verdict(
     assert "| cst-01 | cst | improved | 0.00 prose | 1.00 code_mode |" in markdown
 
 
+@pytest.mark.slow
 def test_the_standalone_compare_command_gives_the_same_comparison(
     two_runs: pytest.Pytester, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -288,6 +294,7 @@ def test_the_standalone_compare_command_gives_the_same_comparison(
     assert "paired comparison with" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_fail_on_regression_turns_an_overall_worse_into_exit_1(pytester: pytest.Pytester) -> None:
     from test_plugin import write_mini_suite
 

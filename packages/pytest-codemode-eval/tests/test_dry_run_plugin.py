@@ -41,6 +41,7 @@ def cases_of(path: Path) -> dict[str, dict[str, Any]]:
     return {case["id"]: case for case in data["cases"]}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["serial", "xdist"])
 def test_dry_run_scores_what_the_code_does(dry_suite: pytest.Pytester, workers: list[str]) -> None:
     run = dry_suite.runpytest_subprocess if workers else dry_suite.runpytest

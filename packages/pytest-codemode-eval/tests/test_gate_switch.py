@@ -29,6 +29,7 @@ def test_ini_gate_decides_the_exit_status(gated: pytest.Pytester) -> None:
     result.stdout.fnmatch_lines(["codemode gate: git 33.3% < target 90.0%"])
 
 
+@pytest.mark.slow
 def test_no_codemode_gate_turns_the_ini_gate_off(gated: pytest.Pytester) -> None:
     result = gated.runpytest("evalsuite", "-k", "git", "--no-codemode-gate")
     result.assert_outcomes(failed=3)  # below full credit, without the gate

@@ -47,6 +47,7 @@ def test_a_gate_over_a_partial_category_judges_nothing_and_fails(real: pytest.Py
     assert document["overall"]["evaluated"] is False
 
 
+@pytest.mark.slow
 def test_a_marker_selection_judges_its_category_alone(real: pytest.Pytester) -> None:
     result = real.runpytest(*REAL, "-m", "cst", "--codemode-gate", "--codemode-report=r.md")
     assert result.ret == 1

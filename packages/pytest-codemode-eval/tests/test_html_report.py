@@ -112,6 +112,7 @@ def results(run: Path) -> dict[str, Any]:
     return document
 
 
+@pytest.mark.slow
 def test_page_holds_the_results_document_and_the_baseline_cases(run: Path) -> None:
     data = data_of((run / "report.html").read_text(encoding="utf-8"))
     assert data["results"] == results(run)  # comparison included: the JSON's very document
@@ -124,6 +125,7 @@ def test_page_holds_the_results_document_and_the_baseline_cases(run: Path) -> No
     ]
 
 
+@pytest.mark.slow
 def test_html_path_is_checked_before_the_first_case(tmp_path: Path) -> None:
     (tmp_path / "report.html").mkdir()
     done = run_suite(tmp_path, EVALSUITE / "replays/phase40-8b.jsonl")
@@ -151,6 +153,7 @@ def shown_ids(dom: Dom) -> list[str]:
     return [row.attrs["data-id"] for row in dom.find("tr", "case")]
 
 
+@pytest.mark.slow
 def test_every_case_is_rendered(browser: str, run: Path, tmp_path: Path) -> None:
     dom = open_page(browser, run, "", tmp_path)
     ids = [case["id"] for case in results(run)["cases"]]
@@ -160,6 +163,7 @@ def test_every_case_is_rendered(browser: str, run: Path, tmp_path: Path) -> None
     assert len(dom.find("table", "confusion")) == 1
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("fragment", "wanted"),
     [
@@ -178,6 +182,7 @@ def test_a_filter_hides_the_other_cases(
     assert shown_ids(open_page(browser, run, fragment, tmp_path)) == expected
 
 
+@pytest.mark.slow
 def test_hostile_output_shows_as_text_and_runs_nothing(
     browser: str, run: Path, tmp_path: Path
 ) -> None:
@@ -193,6 +198,7 @@ def test_hostile_output_shows_as_text_and_runs_nothing(
     assert len(dom.find("script")) == 2  # the page's own: nothing was added
 
 
+@pytest.mark.slow
 def test_a_screenshot_is_kept_as_an_artefact(browser: str, run: Path, tmp_path: Path) -> None:
     """The top of the page, and the whole page with the hostile case open, kept in .artefacts/
     (git-ignored) for a person to look at."""
@@ -210,6 +216,7 @@ def test_a_screenshot_is_kept_as_an_artefact(browser: str, run: Path, tmp_path: 
         shutil.copy(shot, ARTEFACTS / shot.name)
 
 
+@pytest.mark.slow
 def test_a_thousand_cases_all_render(browser: str, run: Path, tmp_path: Path) -> None:
     """Rows are added in chunks between frames: all of them arrive, with the first at once."""
     document = results(run)

@@ -72,6 +72,7 @@ def test_hostile_model_path_and_warnings_are_escaped() -> None:
     assert "<script>" not in warning
 
 
+@pytest.mark.slow
 def test_step_summary_is_the_escaped_markdown(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:

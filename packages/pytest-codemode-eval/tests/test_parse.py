@@ -273,12 +273,14 @@ def assert_clean(parsed: Parsed) -> None:
     assert all(isinstance(call, ToolCall) for call in parsed.calls)
 
 
+@pytest.mark.slow
 @FAST
 @given(MODEL_TEXT)
 def test_parse_output_never_fails_on_any_text(text: str) -> None:
     assert_clean(parse_output(text))
 
 
+@pytest.mark.slow
 @FAST
 @given(text=MODEL_TEXT | ANY_OBJECT, tool_calls=ANY_OBJECT)
 def test_parse_output_never_fails_on_any_inputs(text: object, tool_calls: Any) -> None:
@@ -299,6 +301,7 @@ def test_analyse_code_never_raises(code: str) -> None:
     assert analysis.syntax_error is None or not analysis.calls
 
 
+@pytest.mark.slow
 @FAST
 @given(
     case_index=st.integers(0, 26),
@@ -330,6 +333,7 @@ CODE_TEXT = st.text(max_size=8).filter(lambda t: not any(m in t for m in MARKUP)
 CODE_FRAGMENTS = [fragment for fragment in FRAGMENTS if fragment not in MARKUP]
 
 
+@pytest.mark.slow
 @FAST
 @given(code=st.lists(st.sampled_from(CODE_FRAGMENTS) | CODE_TEXT, max_size=20).map("".join))
 def test_score_case_on_any_code_mode_code(suite: Suite, code: str) -> None:

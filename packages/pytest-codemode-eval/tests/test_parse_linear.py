@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -81,6 +82,7 @@ def old_split_think(rest: str) -> tuple[list[str], str]:
     return parts, rest
 
 
+@pytest.mark.slow
 @MANY
 @given(XML_TEXT)
 def test_find_tag_finds_what_the_regex_found(text: str) -> None:
@@ -90,6 +92,7 @@ def test_find_tag_finds_what_the_regex_found(text: str) -> None:
         assert find_tag(text, opener) == expected
 
 
+@pytest.mark.slow
 @MANY
 @given(XML_TEXT)
 def test_xml_calls_read_as_the_regexes_read_them(text: str) -> None:
@@ -104,6 +107,7 @@ def test_xml_calls_read_as_the_regexes_read_them(text: str) -> None:
     assert (calls[0].name, dict(calls[0].arguments)) == old
 
 
+@pytest.mark.slow
 @MANY
 @given(THINK_TEXT)
 def test_later_think_blocks_split_as_before(answer: str) -> None:

@@ -288,6 +288,7 @@ def test_real_suite_collects_27_cases(real: pytest.Pytester) -> None:
     assert len({item.nodeid.rsplit("::", 1)[1] for item in items}) == 27
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("selection", "expected"),
     [
@@ -391,6 +392,7 @@ def test_gate_fails_with_one_line_per_missed_target(mini: pytest.Pytester) -> No
     assert gate_lines(result) == ["codemode gate: cst 0.0% < target 90.0%"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("targets", "exit_code", "misses"),
     [
@@ -460,6 +462,7 @@ def run_real_with_files(pytester: pytest.Pytester, *extra: str) -> pytest.RunRes
     )
 
 
+@pytest.mark.slow
 def test_real_suite_markdown_reproduces_the_reference_table(real: pytest.Pytester) -> None:
     result = run_real_with_files(real)
     result.assert_outcomes(failed=27)
@@ -480,6 +483,7 @@ def test_real_suite_markdown_reproduces_the_reference_table(real: pytest.Pyteste
     assert "**Verdicts:** prose 5 · direct_call 10 · timeout 11 · wrong_tool 1" in markdown
 
 
+@pytest.mark.slow
 def test_real_suite_results_json(real: pytest.Pytester) -> None:
     run_real_with_files(real)
     document = load_json(real.path / "out/results.json")
@@ -550,6 +554,7 @@ def test_real_suite_results_json(real: pytest.Pytester) -> None:
     assert identity["warnings"] == []
 
 
+@pytest.mark.slow
 def test_junitxml_testcases_carry_score_verdict_and_category(real: pytest.Pytester) -> None:
     run_real_with_files(real)
     properties = junit_properties(real.path / "out/junit.xml")
@@ -573,6 +578,7 @@ def junit_properties(path: Path) -> dict[str, dict[str, str]]:
     }
 
 
+@pytest.mark.slow
 def test_xdist_run_writes_the_same_files_as_a_serial_run(real: pytest.Pytester) -> None:
     serial = run_real_with_files(real)
     serial.assert_outcomes(failed=27)
@@ -604,6 +610,7 @@ def test_xdist_run_writes_the_same_files_as_a_serial_run(real: pytest.Pytester) 
 # Recording, and the GitHub step summary.
 
 
+@pytest.mark.slow
 def test_record_then_replay_round_trips(real: pytest.Pytester) -> None:
     first = real.runpytest(*REAL, "--codemode-record=rec.jsonl", "--codemode-results=a.json")
     first.assert_outcomes(failed=27)
@@ -656,6 +663,7 @@ def test_github_step_summary_gets_the_markdown_appended(
     assert summary.read_text(encoding="utf-8") == "## An earlier step\n\n" + markdown
 
 
+@pytest.mark.slow
 def test_no_step_summary_without_the_variable(
     mini: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -688,6 +696,7 @@ def write_ini(root: Path, style: str, values: dict[str, str]) -> None:
         (root / "pyproject.toml").write_text("[tool.pytest.ini_options]\n" + body, encoding="utf-8")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("style", ["pytest.ini", "pyproject.toml"])
 def test_ini_options_drive_a_run_with_paths_relative_to_the_ini_file(
     mini: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, style: str
@@ -705,6 +714,7 @@ def test_ini_options_drive_a_run_with_paths_relative_to_the_ini_file(
     assert len((mini.path / "out/record.jsonl").read_text().splitlines()) == 4
 
 
+@pytest.mark.slow
 def test_command_line_overrides_the_ini_file(mini: pytest.Pytester) -> None:
     (mini.path / "perfect.jsonl").write_text(replay_text(PERFECT_REPLAY), encoding="utf-8")
     (mini.path / "strict.toml").write_text("[targets]\noverall = 100\n", encoding="utf-8")
@@ -778,6 +788,7 @@ def test_every_option_has_an_ini_twin_and_is_covered() -> None:
     assert {f"codemode_{f.name}" for f in fields(CodemodeOptions)} == set(EVERY_OPTION)
 
 
+@pytest.mark.slow
 @pytest.mark.usefixtures("no_codemode_env")
 @pytest.mark.parametrize("style", ["pytest.ini", "pyproject.toml"])
 def test_every_option_is_read_from_the_ini_file(mini: pytest.Pytester, style: str) -> None:
@@ -851,6 +862,7 @@ def pytest_runtest_logreport(report):
 """
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("batch_size", ["1", "4"])
 def test_batching_under_xdist_keeps_each_case_file_on_one_worker(
     real: pytest.Pytester, batch_size: str
@@ -901,6 +913,7 @@ def pytest_sessionfinish(session):
 """
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["serial", "xdist"])
 def test_the_model_loads_before_the_first_case_in_each_process(
     real: pytest.Pytester, workers: list[str]

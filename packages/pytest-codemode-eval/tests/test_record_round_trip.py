@@ -76,6 +76,7 @@ def test_windows_line_endings_still_read(tmp_path: Path) -> None:
     assert read_replay(tmp_path / "rec.jsonl")["git-01"][0].output == "x"
 
 
+@pytest.mark.slow
 def test_record_of_a_run_replays_the_same_outputs(pytester: pytest.Pytester) -> None:
     """End to end: replay nasty outputs, record them, read the record back."""
     shutil.copytree(

@@ -62,6 +62,7 @@ def test_server_parsed_call_scores_and_says_so(suite_copy: pytest.Pytester) -> N
     assert "server dropped the call" in cases["git-01"]["note"]
 
 
+@pytest.mark.slow
 def test_record_keeps_server_calls_and_errors_for_replay(suite_copy: pytest.Pytester) -> None:
     first = run(suite_copy, "in.jsonl", "a.json", "--codemode-record=rec.jsonl")
     recorded = {

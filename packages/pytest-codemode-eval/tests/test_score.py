@@ -960,6 +960,7 @@ def _lcs_length(expected: Sequence[str], called: Sequence[str]) -> int:
 NAMES = st.lists(st.sampled_from("abcd"), max_size=6)
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None)
 @given(expected=NAMES, called=NAMES)
 def test_match_in_order_is_a_longest_in_order_match(expected: list[str], called: list[str]) -> None:

@@ -216,18 +216,21 @@ def assert_scored(suite: Suite, case_index: int, text: str, finish: str = "stop"
     assert len(result.note.splitlines()) == 1
 
 
+@pytest.mark.slow
 @PROPERTY
 @given(case_index=st.integers(0, 26), text=st.text())
 def test_any_text_is_scored(suite: Suite, case_index: int, text: str) -> None:
     assert_scored(suite, case_index, text)
 
 
+@pytest.mark.slow
 @PROPERTY
 @given(case_index=st.integers(0, 26), text=MARKUP_TEXT, finish=st.sampled_from(["stop", "length"]))
 def test_any_markup_is_scored(suite: Suite, case_index: int, text: str, finish: str) -> None:
     assert_scored(suite, case_index, text, finish)
 
 
+@pytest.mark.slow
 @PROPERTY
 @given(case_index=st.integers(0, 26), code=CODE, xml=st.booleans())
 def test_any_code_mode_code_is_scored(suite: Suite, case_index: int, code: str, xml: bool) -> None:

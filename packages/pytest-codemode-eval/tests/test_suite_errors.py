@@ -371,6 +371,7 @@ def assert_no_traceback(output: str) -> None:
     assert "\nE   " not in output
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("bad", BAD_INPUTS, ids=[bad.id for bad in BAD_INPUTS])
 def test_bad_input_is_one_clear_line(
     pytester: pytest.Pytester, mini_root: Path, bad: BadInput
@@ -389,6 +390,7 @@ def test_bad_input_is_one_clear_line(
         assert "Interrupted: 1 error during collection" in output
 
 
+@pytest.mark.slow
 def test_a_suite_error_is_reported_once_under_xdist(
     pytester: pytest.Pytester, mini_root: Path
 ) -> None:
@@ -459,6 +461,7 @@ def test_collect_only_needs_no_backend(pytester: pytest.Pytester, mini_root: Pat
     assert sum("::" in line for line in result.outlines) == 4
 
 
+@pytest.mark.slow
 def test_case_file_outside_any_suite(pytester: pytest.Pytester) -> None:
     (pytester.path / "loose.cases.toml").write_text("[[case]]\nid = 'x'\n", encoding="utf-8")
     result = pytester.runpytest()

@@ -73,6 +73,7 @@ def test_lower_threshold_finds_more(prompts: dict[str, str]) -> None:
         check_contamination(rows, prompts, threshold=0)
 
 
+@pytest.mark.slow
 def test_a_real_sized_dataset_skips_almost_every_full_comparison(
     prompts: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
