@@ -27,6 +27,12 @@ def tests(session: nox.Session) -> None:
 
 
 @nox.session(python=False)
+def quick(session: nox.Session) -> None:
+    """The inner loop: every test but the seconds-long ones (`slow`), on two workers."""
+    _uv_run(session, "pytest", "-n", "2", "-m", "not slow", *session.posargs)
+
+
+@nox.session(python=False)
 def lint(session: nox.Session) -> None:
     """Ruff (lint + format check) and mypy strict over both packages."""
     _uv_run(session, "ruff", "check", ".")
