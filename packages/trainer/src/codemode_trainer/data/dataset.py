@@ -19,7 +19,7 @@ from typing import Any
 from codemode_trainer.chat.templates import CallSyntax, detect_call_syntax
 from codemode_trainer.checks.contamination import PromptIndex
 from codemode_trainer.data.episodes import EpisodeMaker
-from codemode_trainer.data.phrasings import CLAUSE, SINGLE
+from codemode_trainer.data.tools import TOOLS
 from codemode_trainer.errors import DataError
 from codemode_trainer.rows import Row, write_jsonl
 from pytest_codemode_eval.catalog import Catalog
@@ -123,9 +123,12 @@ def build_dataset(
 def _check_request(
     catalog: Catalog, n_examples: int, valid_fraction: float, call_syntax: str
 ) -> None:
-    missing = [t for t in catalog.tools if not ({t} & set(SINGLE) and {t} & set(CLAUSE))]
+    missing = [t for t in catalog.tools if t not in TOOLS]
     if missing:
-        raise DataError(f"no query templates for tool(s): {', '.join(missing)}")
+        raise DataError(
+            f"no query templates for tool(s): {', '.join(missing)}; each catalog tool needs "
+            "an entry in codemode_trainer/data/tools.py"
+        )
     if n_examples < 2:
         raise DataError(f"n_examples must be at least 2 (one train, one valid), got {n_examples}")
     if not 0.0 < valid_fraction < 1.0:
