@@ -21,6 +21,7 @@ from codemode_trainer.checks.contamination import PromptIndex
 from codemode_trainer.data.episodes import EpisodeMaker
 from codemode_trainer.data.tools import TOOLS
 from codemode_trainer.errors import DataError
+from codemode_trainer.files import write_json_atomic
 from codemode_trainer.rows import Row, write_jsonl
 from pytest_codemode_eval.catalog import Catalog
 from pytest_codemode_eval.prompt import renderer_fingerprint
@@ -62,8 +63,7 @@ class Dataset:
             "episodes": dict(self.kinds),
             "tool_targets": dict(self.tool_targets),
         }
-        text = json.dumps(manifest, indent=2, sort_keys=True) + "\n"
-        (out / "manifest.json").write_text(text, encoding="utf-8")
+        write_json_atomic(out / "manifest.json", manifest)
         return train, valid
 
 

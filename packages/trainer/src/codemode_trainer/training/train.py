@@ -26,6 +26,7 @@ from typing import Any, TextIO
 from codemode_trainer.config import TrainConfig
 from codemode_trainer.errors import TrainerError
 from codemode_trainer.figures import LossFigures
+from codemode_trainer.files import write_json_atomic
 from codemode_trainer.model_files import (
     TOKENIZER_FILES,
     check_config,
@@ -34,7 +35,6 @@ from codemode_trainer.model_files import (
     weight_files,
 )
 from codemode_trainer.rows import dataset_rows
-from codemode_trainer.run_dir import write_json_atomic
 from codemode_trainer.training import _mlx
 from codemode_trainer.training.progress import Progress
 
