@@ -9,10 +9,13 @@ from pathlib import Path
 import pytest
 
 from pytest_codemode_eval.identity import (
+    ModelNotFound,
     default_store,
     fingerprint_directory,
+    model_folder_lacks,
     model_identity,
     remembered_fingerprint,
+    resolve_model_path,
 )
 
 
@@ -76,3 +79,20 @@ def test_the_store_lives_where_the_environment_says(
 def test_identity_of_a_small_model_has_no_reuse_note(tmp_path: Path) -> None:
     identity = model_identity(model_folder(tmp_path), None, "model")
     assert "fingerprint_method" not in identity
+
+
+def test_a_model_folder_is_recognised_part_by_part(tmp_path: Path) -> None:
+    """The one recogniser the eval, preflight and training share names the first missing part."""
+    folder = tmp_path / "m"
+    assert model_folder_lacks(folder) == "folder"
+    folder.mkdir()
+    assert model_folder_lacks(folder) == "config.json"
+    (folder / "config.json").write_text("{}")
+    assert model_folder_lacks(folder) == "weights"
+    (folder / "model.safetensors").write_bytes(b"")
+    assert model_folder_lacks(folder) == "tokenizer"
+    (folder / "vocab.json").write_text("{}")
+    assert model_folder_lacks(folder) is None
+    with pytest.raises(ModelNotFound, match=r"no config\.json"):
+        resolve_model_path(str(tmp_path))
+    assert resolve_model_path(str(folder)) == folder

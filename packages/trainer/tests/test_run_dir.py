@@ -93,11 +93,37 @@ def test_a_folder_in_use_by_another_process_is_refused(tmp_path: Path) -> None:
         ):
             pass
         assert f"pid {proc.pid}" in str(caught.value)
+        with (
+            pytest.raises(RunDirError, match=r"is in use by run .*; sweep it afterwards"),
+            RunDir(root).hold("sweep"),
+        ):
+            pass
     finally:
         proc.communicate("\n", timeout=30)
     with RunDir(root).claim("me", resume=True):  # the lock died with its process
         pass
     assert json.loads((root / "owner.json").read_text())["command"] == "me"
+
+
+def test_holding_a_run_keeps_training_out_without_taking_the_folder(tmp_path: Path) -> None:
+    """The sweep reads checkpoints under the lock; a claim meanwhile is refused, the owner kept."""
+    run = RunDir(tmp_path / "r")
+    with run.claim("codemode-train pipeline"):
+        pass
+    owner = json.loads(run.owner_file.read_text())
+    with (
+        run.hold("sweep"),
+        pytest.raises(RunDirError, match="is in use by run"),
+        RunDir(run.root).claim("codemode-train pipeline", resume=True),
+    ):
+        pass
+    assert json.loads(run.owner_file.read_text()) == owner
+    with (
+        pytest.raises(RunDirError, match="run folder not found"),
+        RunDir(tmp_path / "nowhere").hold("sweep"),
+    ):
+        pass
+    assert run.sweep_point(40) == run.root / "sweep" / "0000040"
 
 
 def test_a_run_that_never_trained_does_not_block_the_next_attempt(tmp_path: Path) -> None:

@@ -206,9 +206,9 @@ def test_errors_are_one_line(run: Path, tmp_path: Path, capsys: pytest.CaptureFi
 def test_cli_prints_table_and_pick(
     run: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from codemode_trainer.jobs import demo
+    from codemode_trainer.jobs import evaluation
 
-    monkeypatch.setattr(demo, "evaluate", FakeEvaluate({2: 0.5, 4: 0.9, 6: 0.7}))
+    monkeypatch.setattr(evaluation, "evaluate", FakeEvaluate({2: 0.5, 4: 0.9, 6: 0.7}))
     assert main(["sweep", "--run", str(run), "--suite", str(SUITE), "--discard-models"]) == 0
     captured = capsys.readouterr()
     assert captured.out.startswith("| Iteration | Val loss | Eval overall |")

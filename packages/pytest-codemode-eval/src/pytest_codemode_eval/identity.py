@@ -37,8 +37,35 @@ REUSE_FROM_BYTES = 256 << 20  # smaller folders hash in well under a second: alw
 CACHE_ENV = "CODEMODE_CACHE_DIR"
 
 
+#: Any one of these holds a tokenizer mlx-lm's loader (through transformers) can read.
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "vocab.json", "tiktoken.model")
+
+
 class ModelNotFound(Exception):
     """A --codemode-model that is neither a local model folder nor a hub id."""
+
+
+def model_folder_lacks(folder: Path) -> str | None:
+    """The first part a local model folder lacks: ``"folder"`` (none there), ``"config.json"``,
+    ``"weights"`` (no ``model*.safetensors``) or ``"tokenizer"`` (none of ``TOKENIZER_FILES``);
+    None for a folder mlx-lm's loader finds everything in.
+
+    The one answer to "is this a model folder" for the eval, preflight and training; each asks
+    for the parts it needs and words the refusal for its own command.
+    """
+    if not folder.is_dir():
+        return "folder"
+    if not (folder / "config.json").is_file():
+        return "config.json"
+    if not any(path.is_file() for path in folder.glob("model*.safetensors")):
+        return "weights"
+    if not has_tokenizer(folder):
+        return "tokenizer"
+    return None
+
+
+def has_tokenizer(folder: Path) -> bool:
+    return any((folder / name).is_file() for name in TOKENIZER_FILES)
 
 
 def looks_like_hub_id(requested: str) -> bool:
@@ -49,7 +76,7 @@ def resolve_model_path(requested: str) -> Path:
     """A local folder as given, or a hub id resolved through mlx-lm's own download cache."""
     path = Path(requested).expanduser()
     if path.is_dir():
-        if not (path / "config.json").is_file():
+        if model_folder_lacks(path) == "config.json":  # weights and tokenizer: the loader says
             raise ModelNotFound(f"{path}: not a model folder (no config.json)")
         return path
     if path.exists() or not looks_like_hub_id(requested):

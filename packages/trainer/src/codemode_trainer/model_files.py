@@ -15,7 +15,6 @@ from typing import Any, NoReturn
 
 from codemode_trainer.errors import TrainerError
 
-TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "vocab.json", "tiktoken.model")
 _MAX_HEADER = 100_000_000  # safetensors' own limit on the JSON header
 
 

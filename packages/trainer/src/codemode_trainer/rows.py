@@ -3,6 +3,10 @@
 Data build, validation, contamination and preflight all read the same JSONL rows; this module is
 their one shared view of a row, so "which turn holds a call" or "which turns are user queries"
 means the same thing everywhere. Rows stay plain dicts: they are JSON at the file boundary.
+
+One reader, ``read_jsonl``: every line, numbered, with its row or the reason it is not one. The
+checks report from it line by line; ``dataset_rows`` is the one strict view over it, for code
+that needs every row (training, contamination): the first bad line is a ``DataError``.
 """
 
 from __future__ import annotations
@@ -80,11 +84,6 @@ def dataset_rows(path: Path, *, may_be_empty: bool = False) -> list[tuple[int, R
     if not rows and not may_be_empty:
         raise DataError(f"{path}: no rows (an empty file); expected one JSON object per line")
     return rows
-
-
-def load_rows(path: Path) -> list[tuple[int, Row]]:
-    """The readable rows of a JSONL file with their line numbers (unreadable lines skipped)."""
-    return [(line.number, line.row) for line in read_jsonl(path) if line.row is not None]
 
 
 def write_jsonl(path: Path, rows: Iterable[Mapping[str, Any]]) -> None:

@@ -12,12 +12,15 @@
       quantized/     fused, quantized (default 5-bit, group 64)
       metrics.toml   the "Training Metrics" of the run; metrics.md the same as markdown
       loss.png       loss curves
+      sweep/         the checkpoint sweep: NNNNNNN/model, NNNNNNN/eval, sweep.json, sweep.md
 
 A folder belongs to the run that first claimed it. Claiming it again without ``resume`` (a second
 run) is refused with a message naming the owner, and so is any claim while another process holds
-the lock. ``resume`` continues the same run after a crash or to train further. A run that never
-started training (it stopped at bad data, a bad model or preflight, or before its first
-checkpoint) has nothing to lose or continue: the next claim takes the folder over as a new run.
+the lock. A job that reads the run without changing its training (the sweep) only ``hold``s the
+lock, so training cannot rewrite the checkpoints meanwhile. ``resume`` continues the same run
+after a crash or to train further. A run that never started training (it stopped at bad data, a
+bad model or preflight, or before its first checkpoint) has nothing to lose or continue: the
+next claim takes the folder over as a new run.
 """
 
 from __future__ import annotations
@@ -32,9 +35,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from codemode_trainer.errors import TrainerError
+from codemode_trainer.files import write_json_atomic
 
 
 class RunDirError(TrainerError, RuntimeError):
@@ -86,6 +90,22 @@ class RunDir:
         return self.root / "state.json"
 
     @property
+    def sweep(self) -> Path:
+        return self.root / "sweep"
+
+    def sweep_point(self, iteration: int) -> Path:
+        """The sweep's folder for one checkpoint: ``model/`` and ``eval/`` inside."""
+        return self.sweep / f"{iteration:07d}"
+
+    @property
+    def sweep_json(self) -> Path:
+        return self.sweep / "sweep.json"
+
+    @property
+    def sweep_markdown(self) -> Path:
+        return self.sweep / "sweep.md"
+
+    @property
     def owner_file(self) -> Path:
         return self.root / "owner.json"
 
@@ -114,20 +134,26 @@ class RunDir:
         )
 
     @contextmanager
+    def _lock(self, busy_hint: str = "") -> Iterator[None]:
+        """Hold the folder's flock for the block; another holder is a one-line error."""
+        with self.lock_file.open("a+", encoding="utf-8") as handle:  # closing frees the flock
+            try:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise RunDirError(
+                    f"run folder {self.root} is in use by {self._describe(self.owner())}"
+                    + busy_hint
+                ) from None
+            yield
+
+    @contextmanager
     def claim(self, command: str, *, resume: bool = False) -> Iterator[RunDir]:
         """Own the folder for the duration of the block; see the module docstring for the rules."""
         if self.root.exists() and not self.root.is_dir():
             raise RunDirError(f"run folder {self.root} exists and is not a directory")
         created = not self.root.exists()
         self.root.mkdir(parents=True, exist_ok=True)
-        handle: IO[str] = self.lock_file.open("a+", encoding="utf-8")
-        try:
-            try:
-                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                raise RunDirError(
-                    f"run folder {self.root} is in use by {self._describe(self.owner())}"
-                ) from None
+        with self._lock():
             try:
                 self._take_ownership(command, resume)
             except RunDirError:
@@ -136,8 +162,15 @@ class RunDir:
                     self.root.rmdir()
                 raise
             yield self
-        finally:
-            handle.close()  # releases the flock
+
+    @contextmanager
+    def hold(self, doing: str) -> Iterator[RunDir]:
+        """Hold the lock without claiming the folder: training stays out while ``doing`` reads
+        the run (a busy folder is an error that says to ``doing`` it afterwards)."""
+        if not self.root.is_dir():
+            raise RunDirError(f"run folder not found: {self.root}")
+        with self._lock(f"; {doing} it afterwards"):
+            yield self
 
     def training_started(self) -> bool:
         """Whether a checkpoint or a finished training exists: work a new claim would lose."""
@@ -186,10 +219,3 @@ class RunDir:
         state = self.read_state()
         state.setdefault("stages", {})[name] = {"seconds": seconds, **extra}
         write_json_atomic(self.state, state)
-
-
-def write_json_atomic(path: Path, data: Any) -> None:
-    """Write JSON beside ``path`` and rename it in place: readers never see half a file."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    os.replace(tmp, path)

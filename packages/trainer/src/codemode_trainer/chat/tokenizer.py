@@ -13,6 +13,8 @@ from typing import Any
 
 from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
 
+from codemode_trainer.files import write_text_atomic
+
 #: Control tokens that are "special" (skipped by ``decode(skip_special_tokens=True)``).
 CONTROL_TOKENS: tuple[str, ...] = ("<|endoftext|>", "<|im_start|>", "<|im_end|>")
 #: Markup tokens that stay visible in decoded text, so tool-call parsers can see them.
@@ -124,7 +126,7 @@ def write_tokenizer(tok: Tokenizer, out: Path, chat_template: str) -> None:
     tok.save(str(out / "tokenizer.json"))
     config = _tokenizer_config(tok, chat_template)
     text = json.dumps(config, indent=2, ensure_ascii=False, sort_keys=True) + "\n"
-    (out / "tokenizer_config.json").write_text(text, encoding="utf-8")
+    write_text_atomic(out / "tokenizer_config.json", text)
 
 
 def special_token_ids(tok: Tokenizer) -> dict[str, int]:

@@ -29,6 +29,7 @@ from codemode_trainer.rows import (
     uncovered_call_turns,
 )
 from pytest_codemode_eval.catalog import Catalog
+from pytest_codemode_eval.identity import TOKENIZER_FILES, has_tokenizer
 from pytest_codemode_eval.prompt import build_messages, offered_tools
 
 __all__ = ["PreflightError", "PreflightReport", "preflight", "split_multi_turn"]
@@ -101,8 +102,8 @@ def load_tokenizer(model_dir: Path) -> Any:
     """The model's Hugging Face tokenizer with its chat template, as mlx-lm loads it."""
     if not model_dir.is_dir():
         raise PreflightError(f"{model_dir}: model directory not found")
-    if not any((model_dir / n).is_file() for n in ("tokenizer.json", "tokenizer_config.json")):
-        raise PreflightError(f"{model_dir}: no tokenizer (tokenizer.json, tokenizer_config.json)")
+    if not has_tokenizer(model_dir):  # preflight needs the tokenizer, not the weights
+        raise PreflightError(f"{model_dir}: no tokenizer ({', '.join(TOKENIZER_FILES)})")
     from transformers import AutoTokenizer
 
     try:

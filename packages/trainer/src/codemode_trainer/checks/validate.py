@@ -28,7 +28,6 @@ from codemode_trainer.checks.report_text import (
 from codemode_trainer.errors import DataError
 from codemode_trainer.rows import (
     content_text,
-    load_rows,
     read_jsonl,
     uncovered_call_turns,
 )
@@ -265,12 +264,12 @@ def validation_summary(path: Path, suite_path: Path) -> tuple[str, int]:
         raise DataError(f"{path}: no rows (an empty file); expected one JSON object per line")
     with Sandbox() as sandbox:
         findings = validate_dataset(path, catalog, sandbox, suite_path.parent / "workspace")
-    rows = sum(1 for _ in read_jsonl(path))
+    lines = list(read_jsonl(path))
     errors = sum(1 for finding in findings if finding.severity == "error")
-    counts = count_tool_calls((row for _, row in load_rows(path)), catalog)
+    counts = count_tool_calls((line.row for line in lines if line.row is not None), catalog)
     balance = ", ".join(
         f"{name} {count}"
         for name, count in sorted(counts.items(), key=lambda item: (-item[1], item[0]))
     )
-    head = f"{path}: {rows} rows, {errors} error(s), {len(findings) - errors} warning(s)"
+    head = f"{path}: {len(lines)} rows, {errors} error(s), {len(findings) - errors} warning(s)"
     return f"{head}\n{render_findings(findings)}\n\ntool calls: {balance}", errors

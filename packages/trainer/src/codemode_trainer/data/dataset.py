@@ -19,8 +19,9 @@ from typing import Any
 from codemode_trainer.chat.templates import CallSyntax, detect_call_syntax
 from codemode_trainer.checks.contamination import PromptIndex
 from codemode_trainer.data.episodes import EpisodeMaker
-from codemode_trainer.data.phrasings import CLAUSE, SINGLE
+from codemode_trainer.data.tools import TOOLS
 from codemode_trainer.errors import DataError
+from codemode_trainer.files import write_json_atomic
 from codemode_trainer.rows import Row, write_jsonl
 from pytest_codemode_eval.catalog import Catalog
 from pytest_codemode_eval.prompt import renderer_fingerprint
@@ -62,8 +63,7 @@ class Dataset:
             "episodes": dict(self.kinds),
             "tool_targets": dict(self.tool_targets),
         }
-        text = json.dumps(manifest, indent=2, sort_keys=True) + "\n"
-        (out / "manifest.json").write_text(text, encoding="utf-8")
+        write_json_atomic(out / "manifest.json", manifest)
         return train, valid
 
 
@@ -123,9 +123,12 @@ def build_dataset(
 def _check_request(
     catalog: Catalog, n_examples: int, valid_fraction: float, call_syntax: str
 ) -> None:
-    missing = [t for t in catalog.tools if not ({t} & set(SINGLE) and {t} & set(CLAUSE))]
+    missing = [t for t in catalog.tools if t not in TOOLS]
     if missing:
-        raise DataError(f"no query templates for tool(s): {', '.join(missing)}")
+        raise DataError(
+            f"no query templates for tool(s): {', '.join(missing)}; each catalog tool needs "
+            "an entry in codemode_trainer/data/tools.py"
+        )
     if n_examples < 2:
         raise DataError(f"n_examples must be at least 2 (one train, one valid), got {n_examples}")
     if not 0.0 < valid_fraction < 1.0:

@@ -16,41 +16,24 @@ from typing import Any
 
 from codemode_trainer.chat.templates import CallSyntax
 from codemode_trainer.checks.contamination import PromptIndex
+from codemode_trainer.data.answers import answer
+from codemode_trainer.data.arguments import ArgumentSampler, Request, Step, Var
 from codemode_trainer.data.phrasings import (
     CHAIN_FRAMES_2,
     CHAIN_FRAMES_3,
-    CLAUSE,
     FOLLOW_UPS,
     LOCATE_FRAMES,
     NO_TOOL,
-    SINGLE,
     decorate,
     slots_of,
 )
-from codemode_trainer.data.tool_args import FILE_PARAMETER, ArgumentSampler, Step, Var
-from codemode_trainer.data.tool_code import (
-    answer,
-    chain_source,
-    locate_preamble,
-    run_code,
-    step_source,
-)
+from codemode_trainer.data.snippets import chain_source, locate_preamble, run_code, step_source
+from codemode_trainer.data.tools import LOCATORS, TOOLS
 from codemode_trainer.rows import Row, split_multi_turn
 from pytest_codemode_eval.catalog import Catalog, annotation_text
 from pytest_codemode_eval.dry_run.fake_tools import FakeTools
 from pytest_codemode_eval.prompt import offered_tools, render_system_prompt
 from pytest_codemode_eval.workspace_facts import WorkspaceFacts
-
-#: Tools a chain can apply to the file an earlier locate step found.
-AFTER_LOCATE = frozenset(FILE_PARAMETER) - {
-    "goto_definition",
-    "find_references",
-    "hover",
-    "cst_rename",
-    "git_status",
-    "git_diff",
-    "git_log",
-}
 
 
 class Rejected(Exception):
@@ -73,6 +56,7 @@ class EpisodeMaker:
         self.catalog, self.rng, self.call_syntax = catalog, rng, call_syntax
         self.avoid, self.avoid_threshold = avoid, avoid_threshold
         self.sampler = ArgumentSampler(facts, rng)
+        self.table = TOOLS  # read when the maker is made: a tool added to TOOLS is used
         self.stubs = FakeTools(facts, rng).stubs(catalog.tools)
         self.returns = {  # picks the print style of a result; "plain" always prints the call
             name: "plain" if plain_code else annotation_text(spec.signature.return_annotation)
@@ -130,18 +114,27 @@ class EpisodeMaker:
         ran = run_code(code, self.stubs)
         return [
             {"role": "tool", "tool_call_id": f"call_{self.calls}", "content": ran.output},
-            {"role": "assistant", "content": answer(ran)},
+            {"role": "assistant", "content": answer(ran, lambda tool: self.table[tool].answer)},
         ]
 
     def rows(self, messages: list[dict[str, Any]]) -> list[Row]:
         return split_multi_turn([{"messages": [self.system, *messages], "tools": self.tools}])
 
+    def step(self, tool: str, variant: str, needs: set[str], path: str | None = None) -> Step:
+        """Arguments for one call; ``needs`` are the slots its phrasing uses."""
+        entry = self.table[tool]
+        request = Request(tool, variant, needs, path, entry.file_parameter, entry.file_hints)
+        return entry.arguments(self.sampler, request)
+
+    def hints(self, tools: Sequence[str]) -> list[tuple[str, ...]]:
+        return [self.table[tool].file_hints for tool in tools]
+
     # -- episodes ----------------------------------------------------------------------------
     def _single_turn(self, tool: str) -> tuple[dict[str, Any], str, Step]:
-        keys = [key for key in SINGLE if key.split(":")[0] == tool]
-        key = self.rng.choice([k for k in keys for _ in SINGLE[k]])
-        template = self.rng.choice(SINGLE[key])
-        step = self.sampler.step(tool, key.partition(":")[2], slots_of(template))
+        phrasings = self.table[tool].phrasings()
+        variant = self.rng.choice([v for v in phrasings for _ in phrasings[v]])
+        template = self.rng.choice(phrasings[variant])
+        step = self.step(tool, variant, slots_of(template))
         text = decorate(template.format(**step.slots), self.rng)
         return self.user(text), step_source(step, self.returns[tool], self.rng), step
 
@@ -152,10 +145,11 @@ class EpisodeMaker:
         return self.rows(messages + (self.respond(code) if answered else []))
 
     def _clause(self, tool: str, path: str | None, file_value: Any) -> tuple[str, Step]:
-        clause = self.rng.choice(CLAUSE[tool])
-        step = self.sampler.step(tool, "", slots_of(clause), path=path)
-        if tool in FILE_PARAMETER and path is not None:
-            step.kwargs[FILE_PARAMETER[tool]] = file_value
+        clause = self.rng.choice(self.table[tool].clauses)
+        step = self.step(tool, "", slots_of(clause), path=path)
+        parameter = self.table[tool].file_parameter
+        if parameter is not None and path is not None:
+            step.kwargs[parameter] = file_value
         return clause.format(**{**step.slots, "path": path or ""}), step
 
     def chain(self) -> list[Row]:
@@ -163,7 +157,9 @@ class EpisodeMaker:
         tools = [self.least_used()]
         while len(tools) < size:
             tools.append(self.least_used(exclude=tools))
-        path = self.sampler.common_file(tools) or self.rng.choice(self.sampler.pool(tools[0]))
+        path = self.sampler.common_file(self.hints(tools)) or self.rng.choice(
+            self.sampler.pool(self.table[tools[0]].file_hints)
+        )
         named = self.rng.random() < 0.5
         clauses, steps = zip(
             *(self._clause(t, path, Var("path") if named else path) for t in tools), strict=True
@@ -178,12 +174,16 @@ class EpisodeMaker:
 
     def locate(self) -> list[Row]:
         frame = self.rng.choice(LOCATE_FRAMES)
-        first = self.least_used(["goto_definition", "workspace_symbols"])
-        allowed = sorted(AFTER_LOCATE & set(self.catalog.tools))
+        first = self.least_used(LOCATORS)
+        allowed = sorted(  # tools a chain can apply to the file the locate step found
+            name
+            for name, entry in self.table.items()
+            if entry.file_parameter and entry.after_locate and name in self.catalog.tools
+        )
         follow = [self.least_used(allowed)]
         if "{c}" in frame:
             follow.append(self.least_used(allowed, exclude=follow))
-        path = self.sampler.common_file(follow, with_symbols=True)
+        path = self.sampler.common_file(self.hints(follow), with_symbols=True)
         if path is None:
             path = self.rng.choice(self.sampler.files_with_symbols())
         definition = self.sampler.definition_in(path)
@@ -198,11 +198,13 @@ class EpisodeMaker:
         tool = self.least_used()
         user, code, step = self._single_turn(tool)
         first = [user, self.call(code, [tool]), *self.respond(code)]
-        path = self.sampler.file_of(step)
+        path = self.sampler.file_of(step, self.table[tool].file_parameter)
         candidates = [
-            t
-            for t in CLAUSE
-            if t in self.catalog.tools and t != tool and (path is None) == (t not in FILE_PARAMETER)
+            name
+            for name, entry in self.table.items()
+            if name in self.catalog.tools
+            and name != tool
+            and (path is None) == (entry.file_parameter is None)
         ]
         second = self.least_used(candidates)
         clause, step = self._clause(second, path, path)

@@ -28,7 +28,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import shutil
-import subprocess
 import sys
 import time
 import tomllib
@@ -42,6 +41,8 @@ import tomli_w
 from codemode_trainer.checks.preflight import preflight_for_suite
 from codemode_trainer.config import QuantizeConfig, TrainConfig
 from codemode_trainer.data.dataset import Dataset, build_dataset
+from codemode_trainer.files import write_text_atomic
+from codemode_trainer.jobs.evaluation import evaluate, read_comparison
 from codemode_trainer.jobs.metrics import render_metrics_markdown
 from codemode_trainer.jobs.pipeline import PipelineError, run_pipeline
 from codemode_trainer.run_dir import RunDir
@@ -160,49 +161,59 @@ def run_demo(
     )
     say(f"untrained base model: {base_score * 100:.1f}% overall")
     trained = dataclasses.replace(config, model=str(demo.base))
-    run = demo.train
     metrics = run_pipeline(
-        trained, run.root,
+        trained, demo.train.root,
         data_step=lambda _config, data: _write(dataset, data),
         preflight_step=lambda c, model, data: _preflight(model, data, suite_path, c, say),
         progress=out, command="codemode-train demo",
     )  # fmt: skip
     say(f"evaluating the trained {config.quantize.bits}-bit model")
-    base_results = demo.eval("base") / "results.json"
     trained_score = evaluate(
-        run.quantized, suite_path, demo.eval("trained"), out, quiet=False,
-        baseline=base_results, extra=eval_args,
+        demo.train.quantized, suite_path, demo.eval("trained"), out, quiet=False,
+        baseline=demo.eval("base") / "results.json", extra=eval_args,
     )  # fmt: skip
-    heldout = demo.suite.parent / HELDOUT_SUITE
-    if heldout.is_file():
-        say(f"evaluating both models on the held-out suite ({heldout.parent.name})")
-        batched = (*eval_args, f"--codemode-batch-size={HELDOUT_BATCH}")
-        evaluate(demo.base, heldout, demo.eval("base-heldout"), out, quiet=True, extra=batched)
-        evaluate(
-            run.quantized, heldout, demo.eval("trained-heldout"), out, quiet=False,
-            baseline=demo.eval("base-heldout") / "results.json", extra=batched,
-        )  # fmt: skip
+    _evaluate_heldout(demo, out, say, eval_args)
     metrics_md = render_metrics_markdown(metrics) if metrics else ""
-    paired = _paired(demo.eval("trained") / "results.json")
+    paired = read_comparison(demo.eval("trained") / "results.json")
     comparison = _comparison(base_score, trained_score, config.quantize.bits, paired)
-    report = (demo.eval("trained") / "report.md").read_text(encoding="utf-8")
-    held_out_report = demo.eval("trained-heldout") / "report.md"
-    held_out = (
-        f"\nThe held-out suite's report: {held_out_report.relative_to(root)}\n"
-        if held_out_report.is_file()
-        else ""
-    )
-    demo.report.write_text(
-        report + "\n## Training Metrics\n\n" + metrics_md + "\n" + comparison + "\n" + held_out,
-        encoding="utf-8",
-    )
-    shutil.copyfile(demo.eval("trained") / "report.html", demo.html)
-    print("\n## Training Metrics\n\n" + metrics_md, file=out)
-    print(comparison, file=out)
+    _write_reports(demo, metrics_md, comparison, out)
     say(f"every case, its output and its flip to browse offline: {demo.html.absolute()}")
     seconds = time.perf_counter() - started
     say(f"demo finished in {seconds:.0f} s; everything is in {root}")
     return DemoResult(base_score, trained_score, seconds, demo.report, demo.html)
+
+
+def _evaluate_heldout(demo: DemoDir, out: TextIO, say: Any, eval_args: Sequence[str]) -> None:
+    """Both models on the held-out suite, when the suite folder nests one."""
+    heldout = demo.suite.parent / HELDOUT_SUITE
+    if not heldout.is_file():
+        return
+    say(f"evaluating both models on the held-out suite ({heldout.parent.name})")
+    batched = (*eval_args, f"--codemode-batch-size={HELDOUT_BATCH}")
+    evaluate(demo.base, heldout, demo.eval("base-heldout"), out, quiet=True, extra=batched)
+    evaluate(
+        demo.train.quantized, heldout, demo.eval("trained-heldout"), out, quiet=False,
+        baseline=demo.eval("base-heldout") / "results.json", extra=batched,
+    )  # fmt: skip
+
+
+def _write_reports(demo: DemoDir, metrics_md: str, comparison: str, out: TextIO) -> None:
+    """``report.md``: the trained model's report, the training metrics and the comparison;
+    ``report.html`` beside it; the metrics and the comparison printed too."""
+    report = (demo.eval("trained") / "report.md").read_text(encoding="utf-8")
+    held_out_report = demo.eval("trained-heldout") / "report.md"
+    held_out = (
+        f"\nThe held-out suite's report: {held_out_report.relative_to(demo.root)}\n"
+        if held_out_report.is_file()
+        else ""
+    )
+    write_text_atomic(
+        demo.report,
+        report + "\n## Training Metrics\n\n" + metrics_md + "\n" + comparison + "\n" + held_out,
+    )
+    shutil.copyfile(demo.eval("trained") / "report.html", demo.html)
+    print("\n## Training Metrics\n\n" + metrics_md, file=out)
+    print(comparison, file=out)
 
 
 def minimal_suite(source: Path, dest: Path) -> Path:
@@ -220,46 +231,6 @@ def minimal_suite(source: Path, dest: Path) -> Path:
     return dest
 
 
-def evaluate(
-    model: Path,
-    suite_path: Path,
-    out_dir: Path,
-    out: TextIO,
-    *,
-    quiet: bool,
-    baseline: Path | None = None,
-    extra: Sequence[str] = (),
-) -> float:
-    """`pytest SUITE --codemode-backend=mlx --codemode-dry-run` in a subprocess, as a user would
-    run it; with `baseline` (an earlier results file) the run compares itself case by case.
-
-    It runs from the suite's parent folder, so every path is made absolute first (a relative
-    `--run runs/x` is what `nox -s demo` passes)."""
-    model, suite_path, out_dir = model.absolute(), suite_path.absolute(), out_dir.absolute()
-    selected = [f"--codemode-suite={suite_path}"]  # a nested suite runs only when selected
-    out_dir.mkdir(parents=True, exist_ok=True)
-    results = out_dir / "results.json"
-    command = [
-        sys.executable, "-m", "pytest", str(suite_path.parent), "-p", "no:cacheprovider",
-        "--override-ini=addopts=", "--codemode-backend=mlx", f"--codemode-model={model}",
-        f"--codemode-results={results}", f"--codemode-report={out_dir / 'report.md'}",
-        f"--codemode-html={out_dir / 'report.html'}",
-        "--codemode-gate", "--codemode-dry-run", "-q", "--no-header", *selected, *extra,
-    ]  # fmt: skip
-    if baseline is not None:
-        command.append(f"--codemode-baseline={baseline.absolute()}")
-    done = subprocess.run(
-        command, cwd=suite_path.parent.parent, capture_output=quiet, text=True, check=False
-    )
-    if not results.is_file():
-        detail = ((done.stdout or "") + (done.stderr or ""))[-2000:].strip() if quiet else ""
-        detail = f": {detail}" if detail else ""
-        status = done.returncode
-        raise PipelineError(f"evaluation of {model} wrote no results (exit {status}){detail}")
-    document: dict[str, Any] = json.loads(results.read_text(encoding="utf-8"))
-    return float(document["overall"]["score"])
-
-
 def _write(dataset: Dataset, data: Path) -> None:
     dataset.write(data)
 
@@ -269,13 +240,6 @@ def _preflight(model: Path, data: Path, suite_path: Path, config: TrainConfig, s
     say(report.render())
     if not report.ok:
         raise PipelineError("preflight failed; see the problems above")
-
-
-def _paired(results: Path) -> dict[str, Any] | None:
-    """The paired comparison the trained run made against the untrained base's results."""
-    document = json.loads(results.read_text(encoding="utf-8"))
-    comparison = document.get("comparison")
-    return comparison if isinstance(comparison, dict) else None
 
 
 def _comparison(base: float, trained: float, bits: int, paired: dict[str, Any] | None) -> str:

@@ -19,6 +19,7 @@ import tomli_w
 
 from codemode_trainer.errors import TrainerError
 from codemode_trainer.figures import LossFigures
+from codemode_trainer.files import write_text_atomic
 
 SCHEMA = 1
 STAGE_ORDER = ("data", "preflight", "train", "fuse", "quantize")
@@ -118,7 +119,7 @@ def metrics_to_dict(metrics: Metrics) -> dict[str, Any]:
 
 def write_metrics(path: Path, metrics: Metrics) -> None:
     text = "# Training metrics (seconds, bytes); written by codemode-train\n"
-    path.write_text(text + tomli_w.dumps(metrics_to_dict(metrics)), encoding="utf-8")
+    write_text_atomic(path, text + tomli_w.dumps(metrics_to_dict(metrics)))
 
 
 def _get(data: Mapping[str, Any], dotted: str, kind: type | tuple[type, ...], where: str) -> Any:

@@ -25,6 +25,7 @@ import tomli_w
 
 from codemode_trainer.config import ConfigError, TrainConfig, config_from_dict, differences
 from codemode_trainer.errors import TrainerError
+from codemode_trainer.files import write_text_atomic
 from codemode_trainer.jobs.metrics import (
     Metrics,
     hash_data_dir,
@@ -78,7 +79,7 @@ def basic_preflight(config: TrainConfig, model: Path, data: Path) -> None:
 
 
 def _write_config(run: RunDir, config: TrainConfig) -> None:
-    run.config.write_text(tomli_w.dumps(config.to_dict()), encoding="utf-8")
+    write_text_atomic(run.config, tomli_w.dumps(config.to_dict()))
 
 
 def _check_resumable(run: RunDir, config: TrainConfig) -> None:
@@ -172,56 +173,87 @@ def run_pipeline(
         _write_config(run, config)
         done: dict[str, Any] = run.read_state().get("stages", {}) if resume else {}
         data = run.data if source is None else source
-        trained = dataclasses.replace(config, data=str(data))
+        work = _Stages(
+            run, config, dataclasses.replace(config, data=str(data)), model, data, resume,
+            data_step, preflight_step, progress, on_report,
+        )  # fmt: skip
         rerun = False  # once a stage runs, every later one must too
         metrics: Metrics | None = None
         for stage in wanted:
             if stage == "metrics":
-                began = time.perf_counter()
-                metrics = build_metrics(run, config, model, data)
-                write_metrics(run.metrics, metrics)
-                run.metrics_markdown.write_text(render_metrics_markdown(metrics), "utf-8")
-                plot_losses(metrics, run.loss_plot)
-                run.record_stage("metrics", time.perf_counter() - began)
+                metrics = work.metrics()
                 continue
             record = done.get(stage)
             if record is not None and not rerun and _still_done(stage, record, config):
                 continue
             rerun = True
             began = time.perf_counter()
-            extra: dict[str, Any] = {}
-            if stage == "data":
-                if data.exists():
-                    shutil.rmtree(data)
-                data_step(config, data)
-                if not (data / "train.jsonl").is_file():
-                    raise PipelineError(f"the data stage wrote no {data / 'train.jsonl'}")
-                extra["data_hash"] = hash_data_dir(data)
-            elif stage == "preflight":
-                preflight_step(trained, model, data)
-            elif stage == "train":
-                again = resume and (run.adapters / CHECKPOINT_FILE).is_file()
-                result = train(
-                    trained, run.adapters, resume=again, progress=progress, on_report=on_report
-                )
-                extra["result"] = result.to_dict()
-            elif stage == "fuse":
-                fused = fuse(model, run.adapters, run.fused, overwrite=True)
-                extra |= {"size_bytes": fused.size_bytes, "dequantized": fused.dequantized_base}
-            elif stage == "quantize":
-                source = run.fused if run.fused.is_dir() else None
-                if source is None:
-                    raise PipelineError(f"quantize needs the fused model in {run.fused}")
-                q = config.quantize
-                done_q = quantize(
-                    source, run.quantized, bits=q.bits, group_size=q.group_size, mode=q.mode,
-                    overwrite=True,
-                )  # fmt: skip
-                extra["size_bytes"] = done_q.size_bytes
+            extra = work.run(stage)
             seconds = time.perf_counter() - began
             if stage == "train":
                 seconds = float(extra["result"]["seconds"])
             run.record_stage(stage, seconds, **extra)
+        return metrics
+
+
+@dataclasses.dataclass(frozen=True)
+class _Stages:
+    """One run's stages; ``run(stage)`` does one and returns what its record keeps."""
+
+    folder: RunDir
+    config: TrainConfig
+    trained: TrainConfig  # ``config`` reading the run's data
+    model: Path
+    data: Path
+    resume: bool
+    data_step: DataStep
+    preflight_step: PreflightStep
+    progress: TextIO | None
+    on_report: Report | None
+
+    def run(self, stage: str) -> dict[str, Any]:
+        run, data = self.folder, self.data
+        if stage == "data":
+            if data.exists():
+                shutil.rmtree(data)
+            self.data_step(self.config, data)
+            if not (data / "train.jsonl").is_file():
+                raise PipelineError(f"the data stage wrote no {data / 'train.jsonl'}")
+            return {"data_hash": hash_data_dir(data)}
+        if stage == "preflight":
+            self.preflight_step(self.trained, self.model, data)
+            return {}
+        if stage == "train":
+            again = self.resume and (run.adapters / CHECKPOINT_FILE).is_file()
+            result = train(
+                self.trained, run.adapters, resume=again, progress=self.progress,
+                on_report=self.on_report,
+            )  # fmt: skip
+            return {"result": result.to_dict()}
+        if stage == "fuse":
+            fused = fuse(self.model, run.adapters, run.fused, overwrite=True)
+            return {"size_bytes": fused.size_bytes, "dequantized": fused.dequantized_base}
+        return self.quantize()
+
+    def quantize(self) -> dict[str, Any]:
+        run = self.folder
+        if not run.fused.is_dir():
+            raise PipelineError(f"quantize needs the fused model in {run.fused}")
+        q = self.config.quantize
+        done = quantize(
+            run.fused, run.quantized, bits=q.bits, group_size=q.group_size, mode=q.mode,
+            overwrite=True,
+        )  # fmt: skip
+        return {"size_bytes": done.size_bytes}
+
+    def metrics(self) -> Metrics:
+        """Build, write and record the run's metrics (table, markdown, loss plot)."""
+        began = time.perf_counter()
+        metrics = build_metrics(self.folder, self.config, self.model, self.data)
+        write_metrics(self.folder.metrics, metrics)
+        write_text_atomic(self.folder.metrics_markdown, render_metrics_markdown(metrics))
+        plot_losses(metrics, self.folder.loss_plot)
+        self.folder.record_stage("metrics", time.perf_counter() - began)
         return metrics
 
 

@@ -18,8 +18,7 @@ the lowest validation loss is recorded beside it.
 
 from __future__ import annotations
 
-import fcntl
-import json
+import dataclasses
 import math
 import os
 import re
@@ -27,15 +26,17 @@ import shutil
 import sys
 import tempfile
 import tomllib
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, TextIO
+from typing import Any, TextIO
 
 from codemode_trainer.errors import TrainerError
+from codemode_trainer.files import write_json_atomic, write_text_atomic
+from codemode_trainer.jobs import evaluation
+from codemode_trainer.jobs.evaluation import Evaluate, read_categories
 from codemode_trainer.jobs.metrics import MetricsError, read_metrics
-from codemode_trainer.run_dir import RunDir, write_json_atomic
+from codemode_trainer.run_dir import RunDir
 from codemode_trainer.training.fuse import FuseError, fuse
 from codemode_trainer.training.train import (
     ADAPTER_CONFIG,
@@ -51,14 +52,6 @@ NUMBERED = re.compile(r"^(\d+)_adapters\.safetensors$")
 
 class SweepError(TrainerError, RuntimeError):
     """A one-line, user-facing reason the sweep cannot run."""
-
-
-class Evaluate(Protocol):
-    """``demo.evaluate``'s signature: evaluate ``model`` on the suite into ``out_dir``."""
-
-    def __call__(
-        self, model: Path, suite_path: Path, out_dir: Path, out: TextIO, *, quiet: bool
-    ) -> float: ...
 
 
 @dataclass(frozen=True)
@@ -120,14 +113,6 @@ class SweepResult:
 
 
 # --- what the run folder holds ---
-
-
-def sweep_dir(run: RunDir) -> Path:
-    return run.root / "sweep"
-
-
-def point_dir(run: RunDir, iteration: int) -> Path:
-    return sweep_dir(run) / f"{iteration:07d}"
 
 
 def find_checkpoints(run: RunDir) -> list[Checkpoint]:
@@ -216,21 +201,6 @@ def base_model_of(run: RunDir, base_model: Path | None) -> Path:
         raise SweepError(str(error)) from None
 
 
-def read_categories(results: Path) -> dict[str, float]:
-    """Per-category scores from an evaluation's results.json ({} when absent or unreadable)."""
-    try:
-        document = json.loads(results.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    scores: dict[str, float] = {}
-    for row in document.get("categories", []) if isinstance(document, dict) else []:
-        if isinstance(row, dict) and isinstance(row.get("name"), str):
-            score = row.get("score")
-            if isinstance(score, int | float) and not isinstance(score, bool):
-                scores[row["name"]] = float(score)
-    return scores
-
-
 # --- picks and output ---
 
 
@@ -272,7 +242,7 @@ def render_sweep_markdown(result: SweepResult) -> str:
 
 def pick_summary(result: SweepResult) -> str:
     best, low = result.best_eval, result.lowest_val_loss
-    model = point_dir(RunDir(result.run), best.iteration) / "model"
+    model = RunDir(result.run).sweep_point(best.iteration) / "model"
     where = (
         f"model in {model}"
         if model.is_dir()
@@ -293,21 +263,6 @@ def pick_summary(result: SweepResult) -> str:
 
 
 # --- the sweep ---
-
-
-@contextmanager
-def _hold_lock(run: RunDir) -> Iterator[None]:
-    """Keep training (which takes the same lock) from rewriting the checkpoints meanwhile."""
-    with run.lock_file.open("a+", encoding="utf-8") as handle:
-        try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            owner = run.owner() or {}
-            raise SweepError(
-                f"run folder {run.root} is in use by run {owner.get('run_id', '?')} "
-                f"({owner.get('command', '?')}, pid {owner.get('pid', '?')}); sweep it afterwards"
-            ) from None
-        yield
 
 
 def _adapter_folder(weights: Path, config: Path, parent: Path) -> Path:
@@ -332,61 +287,33 @@ def sweep(
 ) -> SweepResult:
     """Fuse and evaluate every checkpoint of the run in ``run_root``; see the module docstring.
 
-    ``evaluate`` defaults to ``demo.evaluate`` (pytest with the mlx backend in a subprocess).
-    ``keep_models=False`` deletes each fused model once it is evaluated (disk space).
+    ``evaluate`` defaults to ``evaluation.evaluate`` (pytest with the mlx backend in a
+    subprocess). ``keep_models=False`` deletes each fused model once it is evaluated (disk space).
     """
     run = RunDir(Path(run_root))
-    if not run.root.is_dir():
-        raise SweepError(f"run folder not found: {run.root}")
-    checkpoints = find_checkpoints(run)
-    if not checkpoints:
-        raise SweepError(f"no checkpoints in {run.adapters} (train the run first)")
-    config = run.adapters / ADAPTER_CONFIG
-    if not config.is_file():
-        raise SweepError(f"{run.adapters} has no {ADAPTER_CONFIG}")
-    model = base_model_of(run, base_model)
+    checkpoints, model = _sweep_inputs(run, base_model)
     suite_path = Path(suite_path)
     if not suite_path.is_file():
         raise SweepError(f"suite not found: {suite_path}")
-    if evaluate is None:
-        from codemode_trainer.jobs import demo
-
-        evaluate = demo.evaluate
     out = progress if progress is not None else sys.stderr
 
     def say(text: str) -> None:
         print(f"[sweep] {text}", file=out, flush=True)
 
+    def score(model_dir: Path, eval_dir: Path) -> float:
+        chosen = evaluate if evaluate is not None else evaluation.evaluate
+        return float(chosen(model_dir, suite_path, eval_dir, out, quiet=True))
+
     losses = val_losses(run)
     points: list[SweepPoint] = []
-    with _hold_lock(run):
-        sweep_dir(run).mkdir(exist_ok=True)
+    with run.hold("sweep"):
+        run.sweep.mkdir(exist_ok=True)
         for k, checkpoint in enumerate(checkpoints, 1):
-            here = point_dir(run, checkpoint.iteration)
             say(f"checkpoint {k}/{len(checkpoints)}: iteration {checkpoint.iteration}, fusing")
-            scratch = _adapter_folder(checkpoint.weights, config, sweep_dir(run))
-            try:
-                fuse(model, scratch, here / "model", overwrite=True)
-            except FuseError as error:
-                raise SweepError(f"iteration {checkpoint.iteration}: {error}") from None
-            finally:
-                shutil.rmtree(scratch, ignore_errors=True)
-            eval_dir = here / "eval"
-            if eval_dir.exists():
-                shutil.rmtree(eval_dir)  # no stale results.json from an earlier sweep
-            score = float(evaluate(here / "model", suite_path, eval_dir, out, quiet=True))
-            if not keep_models:
-                shutil.rmtree(here / "model", ignore_errors=True)
-            point = SweepPoint(
-                iteration=checkpoint.iteration,
-                weights=checkpoint.weights.name,
-                final=checkpoint.final,
-                val_loss=losses.get(checkpoint.iteration),
-                eval_score=score,
-                categories=read_categories(eval_dir / "results.json"),
-            )
+            point = _sweep_point(run, checkpoint, model, score, keep_models)
+            point = dataclasses.replace(point, val_loss=losses.get(checkpoint.iteration))
             val = "" if point.val_loss is None else f", val loss {point.val_loss:.3f}"
-            say(f"iteration {point.iteration}: eval {_percent(score)}{val}")
+            say(f"iteration {point.iteration}: eval {_percent(point.eval_score)}{val}")
             points.append(point)
         result = SweepResult(
             run=run.root,
@@ -395,12 +322,57 @@ def sweep(
             points=tuple(points),
             best_eval=pick_best_eval(points),
             lowest_val_loss=pick_lowest_val_loss(points),
-            json_path=sweep_dir(run) / "sweep.json",
-            markdown_path=sweep_dir(run) / "sweep.md",
+            json_path=run.sweep_json,
+            markdown_path=run.sweep_markdown,
         )
         write_json_atomic(result.json_path, result.to_dict())
-        result.markdown_path.write_text(render_sweep_markdown(result), encoding="utf-8")
+        write_text_atomic(result.markdown_path, render_sweep_markdown(result))
     return result
+
+
+def _sweep_inputs(run: RunDir, base_model: Path | None) -> tuple[list[Checkpoint], Path]:
+    """The run's checkpoints and the base model they fuse into, checked before any work."""
+    if not run.root.is_dir():
+        raise SweepError(f"run folder not found: {run.root}")
+    checkpoints = find_checkpoints(run)
+    if not checkpoints:
+        raise SweepError(f"no checkpoints in {run.adapters} (train the run first)")
+    if not (run.adapters / ADAPTER_CONFIG).is_file():
+        raise SweepError(f"{run.adapters} has no {ADAPTER_CONFIG}")
+    return checkpoints, base_model_of(run, base_model)
+
+
+def _sweep_point(
+    run: RunDir,
+    checkpoint: Checkpoint,
+    model: Path,
+    score: Callable[[Path, Path], float],
+    keep_model: bool,
+) -> SweepPoint:
+    """Fuse one checkpoint into ``RUN/sweep/NNNNNNN/model`` and evaluate it (val loss unset)."""
+    here = run.sweep_point(checkpoint.iteration)
+    config = run.adapters / ADAPTER_CONFIG
+    scratch = _adapter_folder(checkpoint.weights, config, run.sweep)
+    try:
+        fuse(model, scratch, here / "model", overwrite=True)
+    except FuseError as error:
+        raise SweepError(f"iteration {checkpoint.iteration}: {error}") from None
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    eval_dir = here / "eval"
+    if eval_dir.exists():
+        shutil.rmtree(eval_dir)  # no stale results.json from an earlier sweep
+    eval_score = score(here / "model", eval_dir)
+    if not keep_model:
+        shutil.rmtree(here / "model", ignore_errors=True)
+    return SweepPoint(
+        iteration=checkpoint.iteration,
+        weights=checkpoint.weights.name,
+        final=checkpoint.final,
+        val_loss=None,
+        eval_score=eval_score,
+        categories=read_categories(eval_dir / "results.json"),
+    )
 
 
 __all__ = [

@@ -7,7 +7,6 @@ Same seed and corpus give byte-identical files, so runs built on these models ar
 
 from __future__ import annotations
 
-import json
 import shutil
 import tempfile
 from collections.abc import Iterable
@@ -18,6 +17,7 @@ from typing import Any
 from codemode_trainer.chat.templates import TEMPLATE_TEXTS, CallSyntax, chat_template
 from codemode_trainer.chat.tokenizer import special_token_ids, train_tokenizer, write_tokenizer
 from codemode_trainer.errors import TrainerError
+from codemode_trainer.files import write_json_atomic
 from codemode_trainer.training import _mlx
 
 
@@ -113,10 +113,6 @@ def model_config(preset: Preset, vocab_size: int, ids: dict[str, int]) -> dict[s
     return config
 
 
-def _write_json(path: Path, data: dict[str, Any]) -> None:
-    path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-
-
 def _check_out(out: Path, overwrite: bool) -> None:
     if out.exists() and not out.is_dir():
         raise InitModelError(f"{out} exists and is not a directory")
@@ -148,12 +144,12 @@ def init_model(
         ids = special_token_ids(tok)
         write_tokenizer(tok, scratch, template)
         config = model_config(spec, tok.get_vocab_size(), ids)
-        _write_json(scratch / "config.json", config)
+        write_json_atomic(scratch / "config.json", config)
         generation = {
             "bos_token_id": config["bos_token_id"],
             "eos_token_id": config["eos_token_id"],
         }
-        _write_json(scratch / "generation_config.json", generation)
+        write_json_atomic(scratch / "generation_config.json", generation)
         _mlx.save_random_weights(config, scratch / "model.safetensors", seed)
         if out.exists():
             shutil.rmtree(out)

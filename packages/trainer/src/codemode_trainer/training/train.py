@@ -26,17 +26,17 @@ from typing import Any, TextIO
 from codemode_trainer.config import TrainConfig
 from codemode_trainer.errors import TrainerError
 from codemode_trainer.figures import LossFigures
+from codemode_trainer.files import write_json_atomic
 from codemode_trainer.model_files import (
-    TOKENIZER_FILES,
     check_config,
     check_safetensors,
     check_tokenizer,
     weight_files,
 )
 from codemode_trainer.rows import dataset_rows
-from codemode_trainer.run_dir import write_json_atomic
 from codemode_trainer.training import _mlx
 from codemode_trainer.training.progress import Progress
+from pytest_codemode_eval.identity import model_folder_lacks
 
 CHECKPOINT_FILE = "checkpoint.json"
 ADAPTER_FILE = "adapters.safetensors"
@@ -100,6 +100,13 @@ class TrainResult(LossFigures):
 
 # --- checks that need no mlx ---
 
+_MODEL_FOLDER_LACKS = {
+    "folder": "{what} directory not found: {path}",
+    "config.json": "{what} directory {path} has no config.json (not a model folder)",
+    "weights": "{what} directory {path} has no model*.safetensors weights",
+    "tokenizer": "{what} directory {path} has no tokenizer (tokenizer.json)",
+}
+
 
 def check_model_dir(model: Path | str | None, *, what: str = "model") -> Path:
     """A loadable model folder: a model config.json, complete safetensors weights and a tokenizer.
@@ -110,15 +117,10 @@ def check_model_dir(model: Path | str | None, *, what: str = "model") -> Path:
     if model is None:
         raise TrainError(f"no {what}: pass --model or set 'model' in the config")
     path = Path(model)
-    if not path.is_dir():
-        raise TrainError(f"{what} directory not found: {path}")
-    if not (path / "config.json").is_file():
-        raise TrainError(f"{what} directory {path} has no config.json (not a model folder)")
+    lacks = model_folder_lacks(path)
+    if lacks is not None:
+        raise TrainError(_MODEL_FOLDER_LACKS[lacks].format(what=what, path=path))
     weights = weight_files(path)
-    if not weights:
-        raise TrainError(f"{what} directory {path} has no model*.safetensors weights")
-    if not any((path / name).is_file() for name in TOKENIZER_FILES):
-        raise TrainError(f"{what} directory {path} has no tokenizer (tokenizer.json)")
     try:
         _mlx.check_architecture(check_config(path / "config.json"))
     except _mlx.SetupError as error:

@@ -1,4 +1,4 @@
-"""The Code Mode snippet of an example, what it prints, and the answer that follows.
+"""The Code Mode snippet of an example and what it prints.
 
 Code calls every tool with keyword arguments and prints the result in a style that fits the
 result type. The snippet is then run against seeded stub tools, so the tool response in a
@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from codemode_trainer.data.tool_args import Step, Var
+from codemode_trainer.data.arguments import Step, Var
 from pytest_codemode_eval.dry_run.fake_tools import Stub
 
 #: Print styles per result annotation; @CALL@ is the call, @VAR@ a variable holding the result.
@@ -125,61 +125,3 @@ def run_code(code: str, stubs: Mapping[str, Stub]) -> Ran:
     with contextlib.redirect_stdout(buffer):
         exec(compile(code, "<generated example>", "exec"), namespace)
     return Ran(buffer.getvalue().rstrip("\n") or "(no output)", tuple(calls))
-
-
-def answer(ran: Ran) -> str:
-    """A short plain-text answer that sums up the calls' results for the user."""
-    return " ".join(_summary(tool, kwargs, result) for tool, kwargs, result in ran.calls)
-
-
-def _summary(tool: str, kwargs: Mapping[str, Any], result: Any) -> str:
-    path = kwargs.get("path") or kwargs.get("file_path") or ""
-    symbol = kwargs.get("symbol", kwargs.get("query", ""))
-    if isinstance(result, dict) and "ok" in result:
-        if result["ok"]:
-            return f"`{path}` passes the {tool.replace('_', ' ')} check."
-        return f"`{path}` has a problem at line {result['issues'][0]['line']}: " + (
-            f"{result['issues'][0]['message']}."
-        )
-    if isinstance(result, dict) and "passed" in result:
-        return f"{result['passed']} tests passed and {result['failed']} failed in `{path}`."
-    if tool == "read_file":
-        return f"That is the text of `{path}`."
-    if tool in {"typecheck", "ruff_check"}:
-        if not result:
-            return f"No {'type' if tool == 'typecheck' else 'lint'} issues in `{path}`."
-        first = result[0]
-        where = f"{first['file']}:{first['line']}"
-        return f"{len(result)} issue(s); the first is {first['code']} at {where}."
-    if tool == "goto_definition":
-        return (
-            f"`{symbol}` is defined in `{result[0]['file']}` at line {result[0]['line']}."
-            if (result)
-            else f"No definition found for `{symbol}`."
-        )
-    if tool == "find_references":
-        files = sorted({loc["file"] for loc in result})
-        return f"`{symbol}` is referenced {len(result)} time(s), in {', '.join(files)}."
-    if tool in {"document_symbols", "workspace_symbols"}:
-        names = ", ".join(f"`{item['name']}`" for item in result)
-        return f"Found {len(result)} symbol(s): {names}." if result else "No symbols found."
-    if tool == "git_log":
-        last = result[0]
-        return f"The latest commit is {last['sha'][:7]} by {last['author']}: {last['message']}."
-    if tool == "cst_find_pattern":
-        return f"{len(result)} {kwargs.get('pattern')} match(es) in `{path}`."
-    if tool == "hover" and isinstance(result, str) and "\n" in result:
-        head, doc = result.split("\n", 1)
-        kind, where = head.split(")", 1)[0].lstrip("("), head.split("[")[-1].rstrip("]")
-        return f"`{symbol}` is a {kind} at {where}: {doc}"
-    if tool == "git_status":
-        changed = [line.split()[-1] for line in result.splitlines() if "modified:" in line]
-        return f"Modified: {', '.join(changed)}." if changed else "The working tree is clean."
-    if tool == "git_diff":
-        return f"One change, in `{result.split()[2][2:]}`." if result else "No changes."
-    if tool == "run_command":
-        command = " ".join([kwargs["command"], *(kwargs.get("args") or [])])
-        return f"`{command}` printed {len(result.splitlines())} line(s)."
-    if isinstance(result, str) and result:
-        return result.splitlines()[0].rstrip(".:") + "."
-    return f"{tool} finished."
