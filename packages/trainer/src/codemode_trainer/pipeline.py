@@ -24,6 +24,7 @@ from typing import Any, TextIO
 import tomli_w
 
 from codemode_trainer.config import ConfigError, TrainConfig, config_from_dict, differences
+from codemode_trainer.distributed import World, current_world, follow_plan, send_plan
 from codemode_trainer.errors import TrainerError
 from codemode_trainer.fuse import fuse
 from codemode_trainer.metrics import (
@@ -152,15 +153,23 @@ def run_pipeline(
     progress: TextIO | None = None,
     on_report: Report | None = None,
     command: str = "codemode-train pipeline",
+    world: World | None = None,
 ) -> Metrics | None:
     """Run ``stages`` (in pipeline order) in ``run_root``; return the metrics if computed.
 
-    Without a ``data`` stage, training reads ``config.data`` in place.
+    Without a ``data`` stage, training reads ``config.data`` in place. Under ``mlx.launch`` only
+    rank 0 runs the pipeline; the other ranks join its training (``distributed.follow_plan``).
     """
     unknown = [s for s in stages if s not in STAGES]
     if unknown:
         raise PipelineError(f"unknown stage {unknown[0]!r}; stages are {', '.join(STAGES)}")
+    world = world or current_world()
+    if not world.writer:
+        follow_plan(world, config, progress)
+        return None
     wanted = [s for s in STAGES if s in stages]
+    if "train" not in wanted:
+        send_plan(world, None, None, RunDir(run_root).adapters)
     model = check_model_dir(config.model)  # check what we can before claiming the folder
     source = None if "data" in wanted else check_data_dir(config.data, config.batch_size)
     if "data" in wanted and data_step is copy_data and not resume:  # a resumed run has its copy
@@ -186,6 +195,8 @@ def run_pipeline(
                 continue
             record = done.get(stage)
             if record is not None and not rerun and _still_done(stage, record, config):
+                if stage == "train":
+                    send_plan(world, None, None, run.adapters)
                 continue
             rerun = True
             began = time.perf_counter()
@@ -201,6 +212,7 @@ def run_pipeline(
                 preflight_step(trained, model, data)
             elif stage == "train":
                 again = resume and (run.adapters / CHECKPOINT_FILE).is_file()
+                send_plan(world, trained, data, run.adapters)
                 result = train(
                     trained, run.adapters, resume=again, progress=progress, on_report=on_report
                 )
