@@ -117,8 +117,13 @@ def test_two_ranks_train_like_one_process(hosts: Path, tmp_path: Path) -> None:
     first = launch(hosts, "train", "--model", "model", "--data", "data", "--run", "run",
                    "--iters", "4", *cli_settings())  # fmt: skip
     assert "[rank 1/2] iter 4/4" in first.stderr, first.stderr[-3000:]
-    second = launch(hosts, "train", "--model", "model", "--data", "data", "--run", "run",
-                    "--resume", "--iters", "8", *cli_settings())  # fmt: skip
+    for rank in (0, 1):  # the pipeline continues the run: data, preflight, train, fuse, ...
+        config = "".join(f"{k} = {json.dumps(v)}\n" for k, v in SETTINGS.items())
+        (hosts / f"rank{rank}" / "config.toml").write_text(
+            f'model = "model"\ndata = "data"\n{config}', encoding="utf-8"
+        )
+    second = launch(hosts, "pipeline", "--config", "config.toml", "--run", "run", "--resume",
+                    "--iters", "8")  # fmt: skip
     assert "resuming at iteration 4" in second.stderr, second.stderr[-3000:]
     assert "[rank 1/2] iter 8/8" in second.stderr
     state = json.loads((hosts / "rank0" / "run" / "state.json").read_text())
@@ -142,8 +147,9 @@ def test_two_ranks_train_like_one_process(hosts: Path, tmp_path: Path) -> None:
         assert set(digests) == {"0", "1"}, log[-2000:]
         assert digests["0"] == digests["1"]
     assert (hosts / "rank0" / "run" / "adapters" / "0000008_adapters.safetensors").is_file()
-    assert (hosts / "rank0" / "run" / "metrics.toml").is_file()
-    assert sorted(p.name for p in (hosts / "rank1").iterdir()) == ["data", "model"]
+    for written in ("metrics.toml", "fused/config.json", "quantized/config.json"):
+        assert (hosts / "rank0" / "run" / written).is_file()  # later stages: on rank 0 only
+    assert sorted(p.name for p in (hosts / "rank1").iterdir()) == ["config.toml", "data", "model"]
 
 
 @pytest.mark.slow
