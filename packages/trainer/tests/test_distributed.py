@@ -22,6 +22,8 @@ from typing import Any
 import pytest
 from _toy import tiny_model, write_data
 
+from codemode_trainer import distributed
+from codemode_trainer.cli import main
 from codemode_trainer.config import load_config
 from codemode_trainer.distributed import DistributedError, World
 from codemode_trainer.progress import Progress
@@ -188,3 +190,15 @@ def test_every_progress_line_names_its_rank() -> None:
     assert World().label == ""
     assert World(0, 1).writer
     assert not World(1, 2).writer
+
+
+def test_an_error_before_joining_the_ranks_still_names_the_rank(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    monkeypatch.setattr(distributed, "_launched", None)  # no world joined yet in this process
+    monkeypatch.setenv("MLX_RANK", "1")  # what mlx.launch gives each rank
+    missing = tmp_path / "missing.toml"
+    assert main(["train", "--config", str(missing), "--run", str(tmp_path / "run")]) == 1
+    assert capsys.readouterr().err.startswith(
+        f"codemode-train train [rank 1]: error: config file not found: {missing}"
+    )

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
@@ -73,8 +74,12 @@ def current_world() -> World:
 
 
 def launched_label() -> str:
-    """The rank label of this process if it has joined a world (no mlx import otherwise)."""
-    return _launched.label if _launched is not None else ""
+    """The rank label of this process: ``[rank 1/2]`` once it joined its world; before that
+    (an error while reading the command line) ``[rank 1]`` from ``mlx.launch``'s ``MLX_RANK``."""
+    if _launched is not None:
+        return _launched.label
+    rank = os.environ.get("MLX_RANK", "")
+    return f"[rank {rank}]" if rank.isdigit() else ""
 
 
 def lost_peer(error: RuntimeError) -> DistributedError:
