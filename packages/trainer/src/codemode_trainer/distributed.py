@@ -102,11 +102,17 @@ def is_peer_failure(error: BaseException) -> bool:
 # --- the pipeline's training plan: decided by rank 0, followed by the others ---
 
 
-def send_plan(world: World, config: TrainConfig | None, data: Path | None, adapters: Path) -> None:
-    """Rank 0: tell the other ranks whether to train (``config`` None: no) and with what."""
+def send_plan(
+    world: World,
+    config: TrainConfig | None = None,
+    data: Path | None = None,
+    adapters: Path | None = None,
+) -> None:
+    """Rank 0: tell the other ranks to train ``config`` on ``data`` into ``adapters``, or (no
+    arguments) that this run does not train."""
     if world.size == 1 or not world.writer:
         return
-    if config is None or data is None:
+    if config is None or data is None or adapters is None:
         world.share({"train": False})
         return
     world.share(

@@ -164,12 +164,13 @@ def run_pipeline(
     if unknown:
         raise PipelineError(f"unknown stage {unknown[0]!r}; stages are {', '.join(STAGES)}")
     world = world or current_world()
+    world.check_batch(config.batch_size)
     if not world.writer:
         follow_plan(world, config, progress)
         return None
     wanted = [s for s in STAGES if s in stages]
     if "train" not in wanted:
-        send_plan(world, None, None, RunDir(run_root).adapters)
+        send_plan(world)  # the other ranks have nothing to do
     model = check_model_dir(config.model)  # check what we can before claiming the folder
     source = None if "data" in wanted else check_data_dir(config.data, config.batch_size)
     if "data" in wanted and data_step is copy_data and not resume:  # a resumed run has its copy
@@ -196,7 +197,7 @@ def run_pipeline(
             record = done.get(stage)
             if record is not None and not rerun and _still_done(stage, record, config):
                 if stage == "train":
-                    send_plan(world, None, None, run.adapters)
+                    send_plan(world)
                 continue
             rerun = True
             began = time.perf_counter()
