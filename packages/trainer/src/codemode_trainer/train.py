@@ -12,6 +12,10 @@ behaves like an uninterrupted one:
   only the latest is kept) and, last, ``checkpoint.json`` naming them with the iteration and the
   loss history. ``resume=True`` restores all of it and replays the batch order, so the same seed
   gives the same losses as a run that never stopped.
+
+Under ``mlx.launch`` (``distributed.py``) ``batch_size`` is the global batch, only rank 0 reads
+and writes ``adapters/`` (the others get its checkpoint over the wire), and every rank checks at
+the end that its weights are rank 0's.
 """
 
 from __future__ import annotations
