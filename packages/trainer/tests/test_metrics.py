@@ -13,12 +13,12 @@ from codemode_trainer.jobs.metrics import (
     MetricsError,
     format_bytes,
     format_seconds,
-    hash_data_dir,
     plot_losses,
     read_metrics,
     render_metrics_markdown,
     write_metrics,
 )
+from codemode_trainer.rows import hash_data_dir
 
 METRICS = Metrics(
     seed=7,

@@ -7,7 +7,9 @@ never in a circle; ``tests/test_import_layers.py`` enforces it):
     chat       chat templates, the tokenizer builder, rendering rows as mlx-lm does
     checks     static code checks, validation, contamination, preflight
     data       building training data from the catalog (phrasings, arguments, code, episodes)
-    training   train, progress, fuse, quantize, the offline model; only `training/_mlx` imports mlx
-    jobs       pipeline, sweep, demo, the evaluation they share and the run metrics
+    training   train, progress, fuse, quantize, the offline model, ranks under mlx.launch; only
+               `training/_mlx` imports mlx
+    jobs       pipeline (and its plan for the other ranks), sweep, demo, the evaluation they share
+               and the run metrics
     cli        ``codemode-train``: parses arguments and calls one job or step
 """

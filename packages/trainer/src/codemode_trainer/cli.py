@@ -331,18 +331,29 @@ def main(argv: list[str] | None = None) -> int:
         message = error_line(error)
         if message is None:
             raise  # a bug, not bad input: the traceback is what a bug report needs
-        print(f"codemode-train {command}: error: {message}", file=sys.stderr)
+        rank = _rank_label()  # under mlx.launch, which rank failed
+        print(f"codemode-train {command}{rank}: error: {message}", file=sys.stderr)
         return EXIT_FAILED
+
+
+def _rank_label() -> str:
+    from codemode_trainer.training.distributed import launched_label
+
+    label = launched_label()
+    return f" {label}" if label else ""
 
 
 def error_line(error: BaseException) -> str | None:
     """The one-line message for bad input (a TrainerError, a suite error, an OS error naming its
     file), or None for anything else."""
     from codemode_trainer.errors import TrainerError
+    from codemode_trainer.training.distributed import is_peer_failure, lost_peer
     from pytest_codemode_eval.errors import SuiteError
 
     if isinstance(error, TrainerError | SuiteError):
         return str(error)
+    if isinstance(error, RuntimeError) and is_peer_failure(error):
+        return str(lost_peer(error))
     if isinstance(error, OSError):
         where = f"{error.filename}: " if error.filename else ""
         return f"{where}{error.strerror or error}"

@@ -11,6 +11,7 @@ that needs every row (training, contamination): the first bad line is a ``DataEr
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -198,3 +199,14 @@ def row_texts(rows: Iterable[Mapping[str, Any]]) -> Iterator[str]:
                     yield from (str(value) for value in arguments.values())
                 elif isinstance(arguments, str):
                     yield arguments
+
+
+def hash_data_dir(folder: Path) -> str:
+    """sha256 (16 hex digits) over the names and bytes of the JSONL splits in ``folder``."""
+    digest = hashlib.sha256()
+    for name in ("train.jsonl", "valid.jsonl", "test.jsonl"):
+        path = folder / name
+        if path.is_file():
+            digest.update(name.encode() + b"\0")
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]

@@ -8,7 +8,6 @@ and a fingerprint of the base model's files.
 
 from __future__ import annotations
 
-import hashlib
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -67,17 +66,6 @@ class Metrics(LossFigures):
             if name in self.sizes:
                 return name
         return None
-
-
-def hash_data_dir(folder: Path) -> str:
-    """sha256 (16 hex digits) over the names and bytes of the JSONL splits in ``folder``."""
-    digest = hashlib.sha256()
-    for name in ("train.jsonl", "valid.jsonl", "test.jsonl"):
-        path = folder / name
-        if path.is_file():
-            digest.update(name.encode() + b"\0")
-            digest.update(path.read_bytes())
-    return digest.hexdigest()[:16]
 
 
 # --- TOML ---

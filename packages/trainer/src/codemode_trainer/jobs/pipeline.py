@@ -28,12 +28,14 @@ from codemode_trainer.errors import TrainerError
 from codemode_trainer.files import write_text_atomic
 from codemode_trainer.jobs.metrics import (
     Metrics,
-    hash_data_dir,
     plot_losses,
     render_metrics_markdown,
     write_metrics,
 )
+from codemode_trainer.jobs.rank_plan import follow_plan, send_plan
+from codemode_trainer.rows import hash_data_dir
 from codemode_trainer.run_dir import RunDir
+from codemode_trainer.training.distributed import World, current_world
 from codemode_trainer.training.fuse import fuse
 from codemode_trainer.training.quantize import quantize
 from codemode_trainer.training.train import (
@@ -153,19 +155,25 @@ def run_pipeline(
     progress: TextIO | None = None,
     on_report: Report | None = None,
     command: str = "codemode-train pipeline",
+    world: World | None = None,
 ) -> Metrics | None:
     """Run ``stages`` (in pipeline order) in ``run_root``; return the metrics if computed.
 
-    Without a ``data`` stage, training reads ``config.data`` in place.
+    Without a ``data`` stage, training reads ``config.data`` in place. Under ``mlx.launch`` only
+    rank 0 runs the pipeline; the other ranks join its training (``rank_plan.follow_plan``).
     """
     unknown = [s for s in stages if s not in STAGES]
     if unknown:
         raise PipelineError(f"unknown stage {unknown[0]!r}; stages are {', '.join(STAGES)}")
+    world = world or current_world()
+    world.check_batch(config.batch_size)
+    if not world.writer:
+        follow_plan(world, config, progress)
+        return None
     wanted = [s for s in STAGES if s in stages]
-    model = check_model_dir(config.model)  # check what we can before claiming the folder
-    source = None if "data" in wanted else check_data_dir(config.data, config.batch_size)
-    if "data" in wanted and data_step is copy_data and not resume:  # a resumed run has its copy
-        check_data_dir(config.data, config.batch_size)  # what the copy will be, checked now
+    if "train" not in wanted:
+        send_plan(world)  # the other ranks have nothing to do
+    model, source = _check_inputs(config, wanted, data_step, resume)
     with RunDir(run_root).claim(command, resume=resume) as run:
         resume = resume and run.training_started()  # else nothing to continue: a new run
         if resume:
@@ -175,7 +183,7 @@ def run_pipeline(
         data = run.data if source is None else source
         work = _Stages(
             run, config, dataclasses.replace(config, data=str(data)), model, data, resume,
-            data_step, preflight_step, progress, on_report,
+            data_step, preflight_step, progress, on_report, world,
         )  # fmt: skip
         rerun = False  # once a stage runs, every later one must too
         metrics: Metrics | None = None
@@ -185,6 +193,8 @@ def run_pipeline(
                 continue
             record = done.get(stage)
             if record is not None and not rerun and _still_done(stage, record, config):
+                if stage == "train":
+                    send_plan(world)
                 continue
             rerun = True
             began = time.perf_counter()
@@ -194,6 +204,18 @@ def run_pipeline(
                 seconds = float(extra["result"]["seconds"])
             run.record_stage(stage, seconds, **extra)
         return metrics
+
+
+def _check_inputs(
+    config: TrainConfig, wanted: Sequence[str], data_step: DataStep, resume: bool
+) -> tuple[Path, Path | None]:
+    """The model folder and (without a data stage) the data read in place, checked before the
+    run folder is claimed."""
+    model = check_model_dir(config.model)
+    source = None if "data" in wanted else check_data_dir(config.data, config.batch_size)
+    if "data" in wanted and data_step is copy_data and not resume:  # a resumed run has its copy
+        check_data_dir(config.data, config.batch_size)  # what the copy will be, checked now
+    return model, source
 
 
 @dataclasses.dataclass(frozen=True)
@@ -210,6 +232,7 @@ class _Stages:
     preflight_step: PreflightStep
     progress: TextIO | None
     on_report: Report | None
+    world: World  # rank 0 of it runs the stages; the others follow its training plan
 
     def run(self, stage: str) -> dict[str, Any]:
         run, data = self.folder, self.data
@@ -225,6 +248,7 @@ class _Stages:
             return {}
         if stage == "train":
             again = self.resume and (run.adapters / CHECKPOINT_FILE).is_file()
+            send_plan(self.world, self.trained, data, run.adapters)
             result = train(
                 self.trained, run.adapters, resume=again, progress=self.progress,
                 on_report=self.on_report,

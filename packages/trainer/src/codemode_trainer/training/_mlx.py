@@ -6,7 +6,8 @@ place to stub, to patch a BLAS in before import, or to follow mlx-lm API changes
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import contextlib
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -189,6 +190,79 @@ def _load_arrays(path: Path) -> dict[str, Any]:
     return arrays
 
 
+def _load_for_training(model_dir: Path, s: Mapping[str, Any]) -> tuple[Any, Any, bool]:
+    """The model in its training dtype (a quantized base dequantized for a full fine-tune), with
+    mlx's and numpy's RNGs seeded right after loading, where the LoRA layers draw from them."""
+    import numpy as np
+
+    model, tokenizer, config = load_model(model_dir)
+    dequantized = False
+    if s["fine_tune_type"] == "full" and _is_quantized(config):
+        model = _module("mlx_lm.utils").dequantize_model(model)  # int weights take no gradients
+        dequantized = True
+    if s.get("dtype"):
+        _cast_floats(model, s["dtype"])
+    _module("mlx.core").random.seed(int(s["seed"]))
+    np.random.seed(int(s["seed"]))
+    return model, tokenizer, dequantized
+
+
+def _make_trainable(model: Any, s: Mapping[str, Any]) -> None:
+    """Unfreeze everything (full) or add LoRA/DoRA layers to the last ``num_layers`` blocks."""
+    model.freeze()
+    layers = len(model.layers)
+    num_layers = int(s["num_layers"])
+    if num_layers > layers:
+        raise SetupError(f"num_layers is {num_layers} but the model has {layers} layers")
+    if s["fine_tune_type"] == "full":
+        model.unfreeze()  # everything, embeddings and head too (the CLI leaves them frozen)
+    else:
+        try:
+            _module("mlx_lm.tuner.utils").linear_to_lora_layers(
+                model,
+                num_layers,
+                dict(s["lora_parameters"]),
+                use_dora=s["fine_tune_type"] == "dora",
+            )
+        except ValueError as error:
+            raise SetupError(str(error).splitlines()[0]) from None
+    if s.get("resume_adapter_file"):
+        model.load_weights(str(s["resume_adapter_file"]), strict=False)
+
+
+def _chat_dataset(path: Path, tokenizer: Any, mask_prompt: bool) -> Any:
+    """mlx-lm's cached dataset of a JSONL split, or None when the file is absent or empty."""
+    import types
+
+    datasets = _module("mlx_lm.tuner.datasets")
+    if not path.exists():
+        return None
+    rows = [row for _, row in dataset_rows(path, may_be_empty=path.stem == "valid")]
+    if not rows:
+        return None
+    options = types.SimpleNamespace(mask_prompt=mask_prompt)
+    try:
+        return datasets.CacheDataset(datasets.create_dataset(rows, tokenizer, options))
+    except (ValueError, KeyError) as error:
+        raise SetupError(f"{path}: {str(error).splitlines()[0]}") from None
+
+
+def _build_optimizer(s: Mapping[str, Any]) -> Any:
+    optim = _module("mlx.optimizers")
+    schedule = s.get("lr_schedule")
+    lr = _module("mlx_lm.tuner.utils").build_schedule(schedule) if schedule else s["learning_rate"]
+    classes = {
+        "adam": optim.Adam,
+        "adamw": optim.AdamW,
+        "sgd": optim.SGD,
+        "adafactor": optim.Adafactor,
+        "muon": optim.Muon,
+    }
+    name = s["optimizer"]
+    extra = dict(s.get("optimizer_config", {}).get(name, {}))
+    return classes[name](learning_rate=lr, **extra)
+
+
 class TrainSession:
     """A model made trainable (LoRA, DoRA or full) with its datasets and optimizer.
 
@@ -200,85 +274,34 @@ class TrainSession:
     """
 
     def __init__(self, model_dir: Path, data_dir: Path, settings: Mapping[str, Any]) -> None:
-        _mlx_ready()
-        import types
-
-        import numpy as np
-
-        mx, optim = _module("mlx.core"), _module("mlx.optimizers")
+        mx = _module("mlx.core")
         tree_flatten = _module("mlx.utils").tree_flatten
-        datasets, tuner_utils = _module("mlx_lm.tuner.datasets"), _module("mlx_lm.tuner.utils")
-        utils = _module("mlx_lm.utils")
 
         self.settings = dict(settings)
         s = self.settings
         self.seed = int(s["seed"])
         mx.reset_peak_memory()
-        model, tokenizer, config = load_model(model_dir)
-        self.dequantized = False
-        if s["fine_tune_type"] == "full" and _is_quantized(config):
-            model = utils.dequantize_model(model)  # integer weights can't take gradients
-            self.dequantized = True
-        if s.get("dtype"):
-            _cast_floats(model, s["dtype"])
-        mx.random.seed(self.seed)
-        np.random.seed(self.seed)
-        model.freeze()
-        layers = len(model.layers)
-        num_layers = int(s["num_layers"])
-        if num_layers > layers:
-            raise SetupError(f"num_layers is {num_layers} but the model has {layers} layers")
-        if s["fine_tune_type"] == "full":
-            model.unfreeze()  # everything, embeddings and head too (the CLI leaves them frozen)
-        else:
-            lora = dict(s["lora_parameters"])
-            try:
-                tuner_utils.linear_to_lora_layers(
-                    model, num_layers, lora, use_dora=s["fine_tune_type"] == "dora"
-                )
-            except ValueError as error:
-                raise SetupError(str(error).splitlines()[0]) from None
-        if s.get("resume_adapter_file"):
-            model.load_weights(str(s["resume_adapter_file"]), strict=False)
-        self.model = model
-        self.tokenizer = tokenizer
-        self.trainable = sum(int(v.size) for _, v in tree_flatten(model.trainable_parameters()))
-        self.total = int(utils.get_total_parameters(model))
+        self.model, self.tokenizer, self.dequantized = _load_for_training(model_dir, s)
+        _make_trainable(self.model, s)
+        self.trainable = sum(
+            int(v.size) for _, v in tree_flatten(self.model.trainable_parameters())
+        )
+        self.total = int(_module("mlx_lm.utils").get_total_parameters(self.model))
 
-        options = types.SimpleNamespace(mask_prompt=bool(s["mask_prompt"]))
-
-        def dataset(name: str) -> Any:
-            path = data_dir / f"{name}.jsonl"
-            if not path.exists():
-                return None
-            rows = [row for _, row in dataset_rows(path, may_be_empty=name == "valid")]
-            if not rows:
-                return None
-            try:
-                return datasets.CacheDataset(datasets.create_dataset(rows, tokenizer, options))
-            except (ValueError, KeyError) as error:
-                raise SetupError(f"{path}: {str(error).splitlines()[0]}") from None
-
-        self.train_set = dataset("train")
-        self.valid_set = dataset("valid")
+        mask_prompt = bool(s["mask_prompt"])
+        self.train_set = _chat_dataset(data_dir / "train.jsonl", self.tokenizer, mask_prompt)
+        self.valid_set = _chat_dataset(data_dir / "valid.jsonl", self.tokenizer, mask_prompt)
         batch = int(s["batch_size"])
         if self.train_set is None or len(self.train_set) < batch:
             n = 0 if self.train_set is None else len(self.train_set)
             raise SetupError(f"{data_dir}/train.jsonl has {n} rows, fewer than batch_size {batch}")
-        self.val_batch = min(batch, len(self.valid_set)) if self.valid_set is not None else 0
-
-        schedule = s.get("lr_schedule")
-        lr = tuner_utils.build_schedule(schedule) if schedule else s["learning_rate"]
-        classes = {
-            "adam": optim.Adam,
-            "adamw": optim.AdamW,
-            "sgd": optim.SGD,
-            "adafactor": optim.Adafactor,
-            "muon": optim.Muon,
-        }
-        name = s["optimizer"]
-        extra = dict(s.get("optimizer_config", {}).get(name, {}))
-        self.optimizer = classes[name](learning_rate=lr, **extra)
+        # under mlx.launch each rank evaluates 1/size of every validation batch: it must divide
+        ranks = int(mx.distributed.init().size())
+        rows = min(batch, len(self.valid_set)) if self.valid_set is not None else 0
+        self.val_batch = rows - rows % ranks
+        if self.val_batch == 0:
+            self.valid_set = None
+        self.optimizer = _build_optimizer(s)
 
     # --- checkpoints ---
     def save(self, adapter_files: list[Path], optimizer_file: Path | None) -> None:
@@ -357,79 +380,160 @@ class TrainSession:
         after_iteration: Callable[[int], None],
     ) -> None:
         """Train iterations ``start+1 .. stop``; the batch order is the one an uninterrupted run
-        of the same seed sees (the first ``start`` batches are drawn and skipped)."""
-        import dataclasses
+        of the same seed sees (the first ``start`` batches are drawn and skipped).
 
+        Under ``mlx.launch`` mlx-lm gives each rank its share of every batch, averages the
+        gradients and reports losses and token counts summed over the ranks.
+        """
         trainer = _module("mlx_lm.tuner.trainer")
-
-        s = self.settings
-        known = {f.name for f in dataclasses.fields(trainer.TrainingArgs)}
-        accumulate = int(s["grad_accumulation_steps"])
-        if accumulate > 1 and "grad_accumulation_steps" not in known:
-            raise SetupError("this mlx-lm has no gradient accumulation (grad_accumulation_steps)")
-        iters = stop - start
-        options = {
-            "batch_size": int(s["batch_size"]),
-            "iters": iters,
-            "val_batches": int(s["val_batches"]),
-            "steps_per_report": 1,  # per-step losses; ours to aggregate on global iterations
-            "steps_per_eval": iters + 1,  # validation is ours (val_dataset=None anyway)
-            "steps_per_save": iters + 1,  # checkpoints are ours (with optimizer state)
-            "max_seq_length": int(s["max_seq_length"]),
-            "adapter_file": str(adapter_file),
-            "grad_checkpoint": bool(s["grad_checkpoint"]),
-            "grad_accumulation_steps": accumulate,
-            "clear_cache_threshold": int(s.get("clear_cache_threshold", 0)),
-        }
-        args = trainer.TrainingArgs(**{k: v for k, v in options.items() if k in known})
-        seed = self.seed
-
-        def train_batches(dataset: Any, batch_size: int, max_seq_length: int, **kw: Any) -> Any:
-            kw["loop"] = True
-            inner = _isolated_batches(
-                trainer.iterate_batches(dataset, batch_size, max_seq_length, **kw), seed
-            )
-            for _ in range(start):  # replay the order of the iterations already done
-                next(inner)
-            iteration = start
-            for batch in inner:
-                if iteration > start:
-                    after_iteration(iteration)
-                yield batch
-                iteration += 1
-
-        class Steps(trainer.TrainingCallback):  # type: ignore[misc,name-defined]
-            seen = 0
-
-            def on_train_loss_report(self, info: dict[str, Any]) -> None:
-                tokens = int(info["trained_tokens"]) - self.seen
-                self.seen = int(info["trained_tokens"])
-                on_step(start + int(info["iteration"]), float(info["train_loss"]), tokens)
-
-        layer_class = type(self.model.layers[0])
-        own_call = layer_class.__dict__.get("__call__")
-        ui = getattr(trainer, "TrainUI", None)
-        if ui is not None:
-            trainer.TrainUI = _QuietUI
-        try:
+        with _quiet_trainer(trainer, type(self.model.layers[0])):
             trainer.train(
                 model=self.model,
                 optimizer=self.optimizer,
                 train_dataset=self.train_set,
                 val_dataset=None,
-                args=args,
-                iterate_batches=train_batches,
-                training_callback=Steps(),
+                args=_training_args(trainer, self.settings, stop - start, adapter_file),
+                iterate_batches=_replayed_batches(trainer, self.seed, start, after_iteration),
+                training_callback=_step_reporter(trainer, start, on_step),
             )
-        finally:
-            if ui is not None:
-                trainer.TrainUI = ui
-            # grad_checkpoint patches the layer class for the whole process: undo it.
-            if own_call is not None:
-                layer_class.__call__ = own_call
-            elif "__call__" in layer_class.__dict__:
-                del layer_class.__call__
         after_iteration(stop)
+
+    # --- under mlx.launch ---
+    def share_rank0_state(self, writer: bool) -> None:
+        """Every rank takes rank 0's weights, optimizer state and RNG key (a resumed run: only
+        rank 0 read the checkpoint, from its own disk)."""
+        mx = _module("mlx.core")
+        tree_flatten = _module("mlx.utils").tree_flatten
+
+        def from_rank0(value: Any) -> Any:
+            mine = value if writer else mx.zeros_like(value)
+            return mx.distributed.all_sum(mine, stream=mx.cpu)
+
+        weights = [(k, from_rank0(v)) for k, v in tree_flatten(self.model.trainable_parameters())]
+        self.model.load_weights(weights, strict=False)
+        if not writer:
+            self.optimizer.init(self.model.trainable_parameters())
+        for name, value in tree_flatten(self.optimizer.state):
+            _set_path(self.optimizer.state, name, from_rank0(value))
+        hi, lo = (int(x) for x in from_rank0(mx.random.state[0]).tolist())
+        mx.random.seed((hi << 32) | lo)
+        mx.eval(self.model.parameters(), self.optimizer.state)
+
+    def weights_digest(self) -> str:
+        """sha256 (16 hex digits) of the trainable weights: equal on every rank of a sound run."""
+        import hashlib
+
+        import numpy as np
+
+        mx = _module("mlx.core")
+        digest = hashlib.sha256()
+        for name, value in sorted(
+            _module("mlx.utils").tree_flatten(self.model.trainable_parameters())
+        ):
+            if value.dtype != mx.float32 and mx.issubdtype(value.dtype, mx.floating):
+                value = value.astype(mx.float32)  # numpy has no bfloat16; the cast is exact
+            digest.update(name.encode() + b"\0" + np.array(value).tobytes())
+        return digest.hexdigest()[:16]
+
+
+def _training_args(trainer: Any, s: Mapping[str, Any], iters: int, adapter_file: Path) -> Any:
+    """mlx-lm's ``TrainingArgs``: per-step reports; validation and checkpoints are ours."""
+    import dataclasses
+
+    known = {f.name for f in dataclasses.fields(trainer.TrainingArgs)}
+    accumulate = int(s["grad_accumulation_steps"])
+    if accumulate > 1 and "grad_accumulation_steps" not in known:
+        raise SetupError("this mlx-lm has no gradient accumulation (grad_accumulation_steps)")
+    options = {
+        "batch_size": int(s["batch_size"]),
+        "iters": iters,
+        "val_batches": int(s["val_batches"]),
+        "steps_per_report": 1,  # per-step losses; ours to aggregate on global iterations
+        "steps_per_eval": iters + 1,  # validation is ours (val_dataset=None anyway)
+        "steps_per_save": iters + 1,  # checkpoints are ours (with optimizer state)
+        "max_seq_length": int(s["max_seq_length"]),
+        "adapter_file": str(adapter_file),
+        "grad_checkpoint": bool(s["grad_checkpoint"]),
+        "grad_accumulation_steps": accumulate,
+        "clear_cache_threshold": int(s.get("clear_cache_threshold", 0)),
+    }
+    return trainer.TrainingArgs(**{k: v for k, v in options.items() if k in known})
+
+
+def _replayed_batches(
+    trainer: Any, seed: int, start: int, after_iteration: Callable[[int], None]
+) -> Callable[..., Any]:
+    """mlx-lm's batches in the order of an uninterrupted run, calling ``after_iteration(i)``
+    once iteration ``i`` is done (when mlx-lm asks for the next batch)."""
+
+    def train_batches(dataset: Any, batch_size: int, max_seq_length: int, **kw: Any) -> Any:
+        kw["loop"] = True
+        inner = _isolated_batches(
+            trainer.iterate_batches(dataset, batch_size, max_seq_length, **kw), seed
+        )
+        for _ in range(start):  # replay the order of the iterations already done
+            next(inner)
+        iteration = start
+        for batch in inner:
+            if iteration > start:
+                after_iteration(iteration)
+            yield batch
+            iteration += 1
+
+    return train_batches
+
+
+def _step_reporter(trainer: Any, start: int, on_step: Callable[[int, float, int], None]) -> Any:
+    """A ``TrainingCallback`` turning mlx-lm's per-step reports into ``on_step(i, loss, tokens)``
+    on global iteration numbers (``tokens``: trained in that step, over all ranks)."""
+
+    class Steps(trainer.TrainingCallback):  # type: ignore[misc]
+        seen = 0
+
+        def on_train_loss_report(self, info: dict[str, Any]) -> None:
+            tokens = int(info["trained_tokens"]) - self.seen
+            self.seen = int(info["trained_tokens"])
+            on_step(start + int(info["iteration"]), float(info["train_loss"]), tokens)
+
+    return Steps()
+
+
+@contextlib.contextmanager
+def _quiet_trainer(trainer: Any, layer_class: Any) -> Iterator[None]:
+    """mlx-lm's rich UI swapped for ``_QuietUI``, and its grad-checkpoint patch of the layer class
+    (made for the whole process) undone afterwards."""
+    own_call = layer_class.__dict__.get("__call__")
+    ui = getattr(trainer, "TrainUI", None)
+    if ui is not None:
+        trainer.TrainUI = _QuietUI
+    try:
+        yield
+    finally:
+        if ui is not None:
+            trainer.TrainUI = ui
+        if own_call is not None:
+            layer_class.__call__ = own_call
+        elif "__call__" in layer_class.__dict__:
+            delattr(layer_class, "__call__")
+
+
+def world() -> tuple[int, int]:
+    """(rank, size) of the group ``mlx.launch`` started, ``(0, 1)`` without it."""
+    group = _module("mlx.core").distributed.init()
+    return int(group.rank()), int(group.size())
+
+
+def share_bytes(payload: bytes | None, writer: bool) -> bytes:
+    """Rank 0's ``payload`` on every rank: a sum in which the other ranks add zeros."""
+    import numpy as np
+
+    mx = _module("mlx.core")
+    mine = payload if writer and payload is not None else b""
+    length = mx.distributed.all_sum(mx.array([len(mine)], dtype=mx.int32), stream=mx.cpu)
+    size = int(length.item())
+    buffer = np.frombuffer(mine, dtype=np.uint8) if writer else np.zeros(size, dtype=np.uint8)
+    shared = mx.distributed.all_sum(mx.array(buffer), stream=mx.cpu)
+    return bytes(np.array(shared, dtype=np.uint8).tobytes())
 
 
 def fuse_adapters(model_dir: Path, adapter_dir: Path, out: Path, dtype: str | None) -> bool:

@@ -32,12 +32,14 @@ class Progress:
         stream: TextIO | None = None,
         tty: bool | None = None,
         clock: Callable[[], float] = time.monotonic,
+        label: str = "",
     ) -> None:
         self.total = total
         self.start = start
         self.stream = stream if stream is not None else sys.stderr
         self.tty = self.stream.isatty() if tty is None else tty
         self.clock = clock
+        self.label = label  # "[rank 1/2]" under mlx.launch: every line says which rank wrote it
         self.began = clock()
         self.last_val: float | None = None
         self._width = 0  # of the line drawn in place, to blank it out when shorter
@@ -83,6 +85,7 @@ class Progress:
             self._width = 0
 
     def _emit(self, text: str, *, keep: bool) -> None:
+        text = f"{self.label} {text}" if self.label else text
         if not self.tty:
             self.stream.write(text + "\n")
         elif keep:  # finish the in-place line, then write a permanent one

@@ -12,6 +12,10 @@ behaves like an uninterrupted one:
   only the latest is kept) and, last, ``checkpoint.json`` naming them with the iteration and the
   loss history. ``resume=True`` restores all of it and replays the batch order, so the same seed
   gives the same losses as a run that never stopped.
+
+Under ``mlx.launch`` (``distributed.py``) ``batch_size`` is the global batch, only rank 0 reads
+and writes ``adapters/`` (the others get its checkpoint over the wire), and every rank checks at
+the end that its weights are rank 0's.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from codemode_trainer.model_files import (
 )
 from codemode_trainer.rows import dataset_rows
 from codemode_trainer.training import _mlx
+from codemode_trainer.training.distributed import World, current_world
 from codemode_trainer.training.progress import Progress
 from pytest_codemode_eval.identity import model_folder_lacks
 
@@ -174,8 +179,10 @@ class _Bookkeeper:
         progress: Progress | None,
         on_report: Report | None,
         checkpoint: Mapping[str, Any] | None,
+        writer: bool = True,
     ) -> None:
         self.config = config
+        self.writer = writer  # only rank 0 of an mlx.launch run writes checkpoints
         self.session = session
         self.adapters = adapters
         self.progress = progress
@@ -241,6 +248,8 @@ class _Bookkeeper:
         return self.earlier_seconds + time.perf_counter() - self.began
 
     def checkpoint(self, iteration: int) -> None:
+        if not self.writer:
+            return
         numbered = self.adapters / f"{iteration:07d}_adapters.safetensors"
         optimizer = self.adapters / f"{iteration:07d}_optimizer.safetensors"
         self.session.save([self.adapters / ADAPTER_FILE, numbered], optimizer)
@@ -274,44 +283,28 @@ def train(
     resume: bool = False,
     progress: TextIO | None = None,
     on_report: Report | None = None,
+    world: World | None = None,
 ) -> TrainResult:
     """Train ``config.model`` on ``config.data`` into ``adapters``; see the module docstring.
 
     ``progress`` is a stream for the progress line (None: silent). ``on_report`` gets
     ``{"event": "train"|"val"|"checkpoint", "iteration": ...}`` dicts; an exception it raises
-    stops training like a crash would (the last checkpoint stays valid).
+    stops training like a crash would (the last checkpoint stays valid). Under ``mlx.launch``
+    (``world``, default: the one this process joined) ``config.batch_size`` is the global batch,
+    only rank 0 reads and writes ``adapters`` and every rank ends with rank 0's weights.
     """
+    world = world or current_world()
+    world.check_batch(config.batch_size)
     model = check_model_dir(config.model)
     data = check_data_dir(config.data, config.batch_size)
     adapters = Path(adapters)
-    checkpoint = read_checkpoint(adapters) if resume else None
-    if resume and checkpoint is None:
-        raise TrainError(f"--resume: no checkpoint in {adapters}")
-    if not resume and (adapters / CHECKPOINT_FILE).exists():
-        raise TrainError(f"{adapters} already holds a checkpoint; resume it or use a new folder")
-    adapters.mkdir(parents=True, exist_ok=True)
-    start = int(checkpoint["iteration"]) if checkpoint else 0
-
-    try:
-        session = _mlx.TrainSession(model, data, config.mlx_args())
-        if checkpoint is not None:
-            session.restore(
-                adapters / str(checkpoint["adapters"]), adapters / str(checkpoint["optimizer"])
-            )
-    except _mlx.SetupError as error:
-        raise TrainError(str(error)) from None
-    except FileNotFoundError as error:
-        raise TrainError(f"--resume: checkpoint file missing: {error.filename}") from None
-    write_json_atomic(adapters / ADAPTER_CONFIG, _adapter_config(config))
-
-    line = None if progress is None else Progress(config.iters, start=start, stream=progress)
-    book = _Bookkeeper(config, session, adapters, line, on_report, checkpoint)
-    if line is not None:
-        share = session.trainable / session.total * 100 if session.total else 0.0
-        line.note(
-            f"{config.fine_tune_type}: {session.trainable:,} of {session.total:,} parameters "
-            f"trainable ({share:.3f}%)" + (f"; resuming at iteration {start}" if checkpoint else "")
-        )
+    checkpoint = _claim_adapters(adapters, resume) if world.writer else None
+    start = int(world.share(int(checkpoint["iteration"]) if checkpoint else 0))
+    session = _open_session(config, model, data, adapters, checkpoint, world, start)
+    if world.writer:
+        write_json_atomic(adapters / ADAPTER_CONFIG, _adapter_config(config))
+    line = _progress_line(config, session, start, progress, world.label)
+    book = _Bookkeeper(config, session, adapters, line, on_report, checkpoint, world.writer)
     if start == 0:
         book.validate(0)
     if start < config.iters:
@@ -324,6 +317,83 @@ def train(
         finally:
             if line is not None:
                 line.close()
+    _check_same_weights(session, world, line)
+    return _result(config, adapters, start, session, book)
+
+
+def _claim_adapters(adapters: Path, resume: bool) -> dict[str, Any] | None:
+    """The checkpoint to resume from (None: a fresh start), after refusing the wrong folder."""
+    checkpoint = read_checkpoint(adapters) if resume else None
+    if resume and checkpoint is None:
+        raise TrainError(f"--resume: no checkpoint in {adapters}")
+    if not resume and (adapters / CHECKPOINT_FILE).exists():
+        raise TrainError(f"{adapters} already holds a checkpoint; resume it or use a new folder")
+    adapters.mkdir(parents=True, exist_ok=True)
+    return checkpoint
+
+
+def _open_session(
+    config: TrainConfig,
+    model: Path,
+    data: Path,
+    adapters: Path,
+    checkpoint: Mapping[str, Any] | None,
+    world: World,
+    start: int,
+) -> _mlx.TrainSession:
+    """A session at iteration ``start``: rank 0 restores the checkpoint, the others copy it."""
+    try:
+        session = _mlx.TrainSession(model, data, config.mlx_args())
+        if checkpoint is not None:
+            session.restore(
+                adapters / str(checkpoint["adapters"]), adapters / str(checkpoint["optimizer"])
+            )
+    except _mlx.SetupError as error:
+        raise TrainError(str(error)) from None
+    except FileNotFoundError as error:
+        raise TrainError(f"--resume: checkpoint file missing: {error.filename}") from None
+    if start > 0 and world.size > 1:
+        session.share_rank0_state(world.writer)
+    return session
+
+
+def _progress_line(
+    config: TrainConfig,
+    session: _mlx.TrainSession,
+    start: int,
+    stream: TextIO | None,
+    label: str,
+) -> Progress | None:
+    if stream is None:
+        return None
+    line = Progress(config.iters, start=start, stream=stream, label=label)
+    share = session.trainable / session.total * 100 if session.total else 0.0
+    line.note(
+        f"{config.fine_tune_type}: {session.trainable:,} of {session.total:,} parameters "
+        f"trainable ({share:.3f}%)" + (f"; resuming at iteration {start}" if start else "")
+    )
+    return line
+
+
+def _check_same_weights(session: _mlx.TrainSession, world: World, line: Progress | None) -> None:
+    """Under ``mlx.launch``: every rank must end with rank 0's weights (each prints its digest)."""
+    if world.size == 1:
+        return
+    mine = session.weights_digest()
+    rank0 = str(world.share(mine))
+    if line is not None:
+        line.note(f"trained weights sha256 {mine}" + (" (as rank 0)" if mine == rank0 else ""))
+    if mine != rank0:
+        raise TrainError(f"trained weights differ from rank 0's (sha256 {mine} vs {rank0})")
+
+
+def _result(
+    config: TrainConfig,
+    adapters: Path,
+    start: int,
+    session: _mlx.TrainSession,
+    book: _Bookkeeper,
+) -> TrainResult:
     busy = time.perf_counter() - book.began - book.hook_seconds
     return TrainResult(
         adapters=adapters,
