@@ -71,6 +71,7 @@ def last_turn_tools(row: Row, catalog: Catalog) -> tuple[str, ...]:
     return named_tools(row["messages"][-1], catalog)[0]
 
 
+@pytest.mark.slow
 def test_sizes_split_and_no_conversation_on_both_sides(datasets: dict[str, Dataset]) -> None:
     data = datasets["json"]
     assert len(data.train) + len(data.valid) == N
@@ -118,6 +119,7 @@ def test_every_row_uses_the_eval_system_prompt_and_tool(
         assert messages[0]["content"] == system
 
 
+@pytest.mark.slow
 def test_mix_has_chains_multi_turn_and_plain_answers(
     suite: Suite, datasets: dict[str, Dataset]
 ) -> None:
@@ -139,6 +141,7 @@ def test_every_call_turn_ends_some_row(datasets: dict[str, Dataset]) -> None:
             assert all(not turns for turns in uncovered_call_turns(rows))
 
 
+@pytest.mark.slow
 def test_user_prompts_are_not_near_duplicates_of_the_eval(
     suite: Suite, datasets: dict[str, Dataset]
 ) -> None:
@@ -197,6 +200,7 @@ def case_for(row: Row, catalog: Catalog) -> Case:
     return Case("generated", "text_tools", "", expected, pins, None, None, SUITE, 0)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("syntax", ["json", "xml"])
 def test_every_rendered_target_parses_back_and_scores_full_marks(
     suite: Suite, datasets: dict[str, Dataset], renderers: Any, syntax: CallSyntax

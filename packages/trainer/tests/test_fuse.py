@@ -78,6 +78,7 @@ def config_of(folder: Path) -> dict[str, Any]:
     return data
 
 
+@pytest.mark.slow
 def test_fused_lora_matches_base_plus_adapters_and_quantizes(
     model: Path, data: Path, tmp_path: Path
 ) -> None:
@@ -111,6 +112,7 @@ def test_full_fine_tune_weights_are_the_fused_model(
     assert all(mx.array_equal(fused_weights[k], v).item() for k, v in trained_weights.items())
 
 
+@pytest.mark.slow
 def test_a_quantized_base_is_dequantized_before_fusing(
     model: Path, data: Path, tmp_path: Path
 ) -> None:

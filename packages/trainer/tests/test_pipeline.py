@@ -46,6 +46,7 @@ def config_for(model: Path, **extra: Any) -> TrainConfig:
     return load_config(None, values | extra)
 
 
+@pytest.mark.slow
 def test_pipeline_runs_every_stage_and_resumes(model: Path, tmp_path: Path) -> None:
     steps = Steps()
     root = tmp_path / "run"
@@ -96,6 +97,7 @@ def test_pipeline_runs_every_stage_and_resumes(model: Path, tmp_path: Path) -> N
     assert longer.stage_seconds["fuse"] != metrics.stage_seconds["fuse"]  # redone after training
 
 
+@pytest.mark.slow
 def test_cli_pipeline_and_metrics_commands(
     model: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

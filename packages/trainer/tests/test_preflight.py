@@ -93,6 +93,7 @@ def call_row(catalog: Catalog, code: str, user: str = "Lint src/ please.") -> Ro
     }
 
 
+@pytest.mark.slow
 def test_generated_data_passes_with_both_call_syntaxes(
     models: dict[str, Path], catalog: Catalog, tmp_path: Path, rows: list[Row]
 ) -> None:
@@ -137,6 +138,7 @@ def test_parity_catches_another_system_prompt_and_missing_tools(
     assert "no tools" in second.message
 
 
+@pytest.mark.slow
 def test_rows_longer_than_max_seq_length(
     models: dict[str, Path], catalog: Catalog, tmp_path: Path, rows: list[Row]
 ) -> None:
@@ -147,6 +149,7 @@ def test_rows_longer_than_max_seq_length(
     assert f"> max_seq_length {longest}" in report.problems[0].message
 
 
+@pytest.mark.slow
 def test_call_turn_that_is_not_last_is_never_trained(
     models: dict[str, Path], catalog: Catalog, tmp_path: Path, rows: list[Row]
 ) -> None:
@@ -241,6 +244,7 @@ def test_missing_model_or_tokenizer_is_one_line(
     assert str(tmp_path / "empty") in err
 
 
+@pytest.mark.slow
 def test_cli_passes_on_good_data(
     models: dict[str, Path], tmp_path: Path, dataset: Dataset, capsys: pytest.CaptureFixture[str]
 ) -> None:

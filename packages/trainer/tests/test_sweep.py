@@ -90,6 +90,7 @@ def _digest(folder: Path) -> str:
     return digest.hexdigest()
 
 
+@pytest.mark.slow
 def test_pick_follows_eval_score_not_val_loss(run: Path, model: Path) -> None:
     losses = val_losses(RunDir(run))
     assert sorted(losses) == [0, 4, 6]

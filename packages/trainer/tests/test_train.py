@@ -48,6 +48,7 @@ def settings(model: Path, data: Path, **overrides: Any) -> TrainConfig:
     return load_config(None, base | overrides)
 
 
+@pytest.mark.slow
 def test_full_fine_tune_from_random_init_lowers_validation_loss(
     model: Path, data: Path, tmp_path: Path
 ) -> None:
@@ -70,6 +71,7 @@ def test_full_fine_tune_from_random_init_lowers_validation_loss(
     assert result.tokens_per_second > 0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["lora", "dora"])
 def test_lora_and_dora_adapters_load_with_mlx_lm(
     kind: str, model: Path, data: Path, tmp_path: Path
@@ -94,6 +96,7 @@ def test_lora_and_dora_adapters_load_with_mlx_lm(
     assert not isinstance(loaded.layers[0].self_attn.q_proj, LoRALinear | DoRALinear)
 
 
+@pytest.mark.slow
 def test_resume_after_a_crash_matches_an_uninterrupted_run(
     model: Path, data: Path, tmp_path: Path
 ) -> None:
@@ -195,6 +198,7 @@ def test_command_line_errors_are_one_line(
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.slow
 def test_cli_train_with_grad_accumulation_and_checkpointing(
     model: Path, data: Path, tmp_path: Path
 ) -> None:
