@@ -752,6 +752,7 @@ EVERY_OPTION: dict[str, tuple[str, Any, str, Any]] = {
         ("http://h/v1",),
     ),
     "codemode_api_model": ("qwen3", "qwen3", "other", "other"),
+    "codemode_tool_choice": ("none", "none", "auto", "auto"),
     "codemode_api_key": ("k1", "k1", "k2", "k2"),
 }
 PATH_OPTIONS = {o.name for o in OPTIONS if o.kind == "path"}

@@ -20,6 +20,7 @@ from pytest_codemode_eval.output_cache import OFF, default_cache_dir
 OPTIONS_KEY = pytest.StashKey["CodemodeOptions"]()
 BACKENDS = ("replay", "mlx", "openai")
 GATE_MODES = ("point", "interval")
+TOOL_CHOICES = ("auto", "none")
 
 
 @dataclass(frozen=True)
@@ -115,6 +116,12 @@ OPTIONS = (
         "urls",
     ),
     Option("codemode_api_model", "model name to request from the server", "string"),
+    Option(
+        "codemode_tool_choice",
+        "tool_choice sent with every request (openai backend; unset: none sent). vLLM started "
+        "without --enable-auto-tool-choice answers raw text only with 'none'",
+        choices=TOOL_CHOICES,
+    ),
     Option("codemode_api_key", "API key for the server (or CODEMODE_API_KEY)", "string"),
 )
 
@@ -153,6 +160,7 @@ class CodemodeOptions:
     batch_size: int = 1
     base_url: tuple[str, ...] = ()  # several: a fleet (backends/fleet.py)
     api_model: str | None = None
+    tool_choice: str | None = None
     api_key: str | None = None
 
     @property

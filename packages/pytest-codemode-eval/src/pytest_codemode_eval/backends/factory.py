@@ -37,6 +37,7 @@ def make_backend(options: CodemodeOptions) -> Backend:
             "api_key": options.api_key or os.environ.get("OPENAI_API_KEY") or None,
             "temperature": options.temperature,
             "seed": options.seed,
+            "tool_choice": options.tool_choice,
         }
         if len(options.base_url) > 1:
             return FleetBackend(options.base_url, concurrency=options.batch_size, **settings)

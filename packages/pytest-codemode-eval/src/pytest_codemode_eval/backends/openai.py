@@ -88,6 +88,7 @@ class OpenAIBackend:
         backoff: float = 0.5,
         enable_thinking: bool | None = False,
         concurrency: int = 1,
+        tool_choice: str | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         parts = urlsplit(self.base_url)
@@ -101,6 +102,7 @@ class OpenAIBackend:
         self.temperature, self.seed, self.retries = temperature, seed, retries
         self.timeout, self.backoff, self.enable_thinking = timeout, backoff, enable_thinking
         self.concurrency = concurrency
+        self.tool_choice = tool_choice
         self.system_fingerprint: str | None = None
         self.served = self._with_retries(self._list_models)
         self.model = choose_model(api_model, self.served, self.base_url)
@@ -119,6 +121,7 @@ class OpenAIBackend:
                 "enable_thinking": self.enable_thinking,
                 "retries": self.retries,
                 "concurrency": self.concurrency,
+                "tool_choice": self.tool_choice,
                 "api_key": self._api_key is not None,
             },
         }
@@ -156,6 +159,8 @@ class OpenAIBackend:
         }
         if request.tools:
             body["tools"] = list(request.tools)
+        if request.tools and self.tool_choice is not None:  # see README: vLLM, llama.cpp
+            body["tool_choice"] = self.tool_choice
         if self.seed is not None or self.temperature > 0:  # the request's own derived seed
             body["seed"] = request.seed if request.seed is not None else self.seed
         if self.enable_thinking is not None:  # as the mlx backend renders the prompt
