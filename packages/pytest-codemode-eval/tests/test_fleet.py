@@ -247,6 +247,23 @@ def test_a_run_over_a_fleet_reports_each_endpoint(
     assert "failed over" in output
 
 
+def test_under_xdist_each_worker_has_its_own_fleet_and_the_table_adds_up(
+    real: pytest.Pytester, servers: list[FakeServer]
+) -> None:
+    real.runpytest(
+        "evalsuite", "-m", "git or cst or lsp", "-n", "2", "--codemode-backend=openai",
+        f"--codemode-base-url={servers[0].base_url},{servers[1].base_url}",
+        "--codemode-cache=off", "--codemode-results=r.json", "-p", "no:cacheprovider",
+    )  # fmt: skip
+    document = json.loads((real.path / "r.json").read_text("utf-8"))
+    ids = [case["id"] for case in document["cases"]]
+    assert len(ids) == len(set(ids)) == 11  # each case once, whichever worker ran it
+    rows = document["endpoints"]
+    assert sum(row["cases"] for row in rows) == 11
+    assert sum(len(s.bodies) for s in servers[:2]) == 11
+    assert all(row["cases"] > 0 for row in rows)
+
+
 def test_a_url_listed_twice_is_a_usage_error(real: pytest.Pytester) -> None:
     url = "http://127.0.0.1:9/v1"
     result = real.runpytest(
