@@ -35,6 +35,15 @@ def free_port() -> int:
 @contextmanager
 def mlx_server(model_dir: Path, workdir: Path) -> Iterator[str]:
     """Run `mlx_lm.server` on `model_dir`; yield its base URL; terminate (then kill) it."""
+    with mlx_server_process(model_dir, workdir) as (base_url, _):
+        yield base_url
+
+
+@contextmanager
+def mlx_server_process(
+    model_dir: Path, workdir: Path
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """`mlx_server`, also yielding the process (for a test that kills it)."""
     port = free_port()
     hub = workdir / "hf-hub"
     hub.mkdir(parents=True, exist_ok=True)
@@ -49,7 +58,7 @@ def mlx_server(model_dir: Path, workdir: Path) -> Iterator[str]:
     base_url = f"http://127.0.0.1:{port}/v1"
     try:
         _wait_until_listed(base_url, process, workdir / "mlx-server.log")
-        yield base_url
+        yield base_url, process
     finally:
         process.terminate()
         try:

@@ -59,7 +59,8 @@ def run(workdir: Path, args: list[str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(args, cwd=workdir, capture_output=True, text=True, env=env, timeout=300)
 
 
-TIMING = {"cached", "seconds", "tokens_per_second"}  # wall time differs from run to run
+# Wall time differs from run to run; a cached output was answered by no endpoint this run.
+TIMING = {"cached", "seconds", "tokens_per_second", "endpoint", "endpoint_failures"}
 
 
 def comparable(path: Path) -> list[dict[str, Any]]:

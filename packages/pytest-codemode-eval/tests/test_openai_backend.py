@@ -206,6 +206,17 @@ def test_the_only_served_model_is_used_in_every_request(suite: Suite) -> None:
     assert (body["max_tokens"], body["temperature"]) == (24, 0.0)
     assert body["chat_template_kwargs"] == {"enable_thinking": False}  # as the mlx backend
     assert "seed" not in body
+    assert "tool_choice" not in body  # unless asked for: vLLM would then need its parser flags
+
+
+def test_tool_choice_is_sent_when_set(suite: Suite) -> None:
+    """vLLM without --enable-auto-tool-choice refuses `tools` unless tool_choice is 'none'."""
+    with fake_server(["m"]) as server:
+        backend = quick_backend(server, tool_choice="none")
+        backend.generate(request_for(suite.cases[0], suite))
+    assert server.bodies[0]["tool_choice"] == "none"
+    assert server.bodies[0]["tools"][0]["function"]["name"] == "execute_code"
+    assert backend.identity()["settings"]["tool_choice"] == "none"
 
 
 def test_several_served_models_need_a_name() -> None:

@@ -756,12 +756,13 @@ EVERY_OPTION: dict[str, tuple[str, Any, str, Any]] = {
     "codemode_seed": ("3", 3, "11", 11),
     "codemode_batch_size": ("4", 4, "2", 2),
     "codemode_base_url": (
-        "http://127.0.0.1:8080/v1",
-        "http://127.0.0.1:8080/v1",
+        "http://127.0.0.1:8080/v1, http://127.0.0.1:8081/v1/",
+        ("http://127.0.0.1:8080/v1", "http://127.0.0.1:8081/v1"),
         "http://h/v1",
-        "http://h/v1",
+        ("http://h/v1",),
     ),
     "codemode_api_model": ("qwen3", "qwen3", "other", "other"),
+    "codemode_tool_choice": ("none", "none", "auto", "auto"),
     "codemode_api_key": ("k1", "k1", "k2", "k2"),
 }
 PATH_OPTIONS = {o.name for o in OPTIONS if o.kind == "path"}

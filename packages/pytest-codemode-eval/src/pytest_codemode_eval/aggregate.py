@@ -54,6 +54,8 @@ class CaseResult:
     # With --codemode-dry-run: each execute_code call's run (calls with arguments, stdout, error)
     dry_run: tuple[Mapping[str, Any], ...] | None = None
     extra_calls: tuple[str, ...] = ()  # tools called that the case does not expect (not penalised)
+    endpoint: str | None = None  # the server that answered (openai backend)
+    endpoint_failures: tuple[Mapping[str, str], ...] = ()  # servers that failed holding it
 
     @property
     def tokens_per_second(self) -> float | None:
@@ -84,6 +86,8 @@ class CaseResult:
             "expected": list(self.expected),
             "cached": self.cached,
             "dry_run": None if self.dry_run is None else [dict(run) for run in self.dry_run],
+            "endpoint": self.endpoint,
+            "endpoint_failures": [dict(failure) for failure in self.endpoint_failures],
         }
 
     @classmethod
@@ -95,6 +99,7 @@ class CaseResult:
         fields["expected"] = tuple(fields.get("expected", ()))
         fields["extra_calls"] = tuple(fields.get("extra_calls", ()))
         fields["server_tool_calls"] = tuple(fields.get("server_tool_calls", ()))
+        fields["endpoint_failures"] = tuple(fields.get("endpoint_failures", ()))
         if fields.get("dry_run") is not None:
             fields["dry_run"] = tuple(fields["dry_run"])
         return cls(**fields)

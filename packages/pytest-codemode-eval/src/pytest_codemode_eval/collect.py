@@ -110,7 +110,7 @@ class CaseItem(pytest.Item):
 
     def runtest(self) -> None:
         runner = runner_for(self.config)
-        upcoming = self.upcoming() if runner.options.batch_size > 1 else []
+        upcoming = self.upcoming() if runner.options.in_flight > 1 else []
         self.result = runner.run(self.case, self.suite, upcoming, self.repeat)
         for name, value in (
             ("score", self.result.score),

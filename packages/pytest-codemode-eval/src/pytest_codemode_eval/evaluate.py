@@ -109,6 +109,8 @@ def result_from_generation(
         server_tool_calls=tuple(generation.server_tool_calls),
         dry_run=None if runs is None else tuple(run.to_dict() for run in runs.values()),
         repeat=repeat,
+        endpoint=generation.endpoint,
+        endpoint_failures=tuple(generation.endpoint_failures),
     )
 
 

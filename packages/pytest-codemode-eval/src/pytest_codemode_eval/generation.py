@@ -39,6 +39,10 @@ class Generation:
     error: str | None = None
     # Calls a server parsed itself (OpenAI `tool_calls`): recorded, never trusted over `output`.
     server_tool_calls: tuple[Mapping[str, Any], ...] = field(default=())
+    # Which server answered (openai backend), and the servers that failed while holding this
+    # request ({"url", "error"}) before another answered it (see backends/fleet.py).
+    endpoint: str | None = None
+    endpoint_failures: tuple[Mapping[str, str], ...] = field(default=())
 
     @property
     def tokens_per_second(self) -> float | None:

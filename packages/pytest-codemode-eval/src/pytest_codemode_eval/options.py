@@ -20,13 +20,14 @@ from pytest_codemode_eval.output_cache import OFF, default_cache_dir
 OPTIONS_KEY = pytest.StashKey["CodemodeOptions"]()
 BACKENDS = ("replay", "mlx", "openai")
 GATE_MODES = ("point", "interval")
+TOOL_CHOICES = ("auto", "none")
 
 
 @dataclass(frozen=True)
 class Option:
     name: str  # dest and ini name, e.g. codemode_backend
     help: str
-    kind: str = "string"  # string | path | bool | float | int
+    kind: str = "string"  # string | path | bool | float | int | urls (one or more)
     choices: tuple[str, ...] = ()
 
     @property
@@ -109,9 +110,18 @@ OPTIONS = (
         "int",
     ),
     Option(
-        "codemode_base_url", "OpenAI-compatible server, e.g. http://127.0.0.1:8080/v1", "string"
+        "codemode_base_url",
+        "OpenAI-compatible server, e.g. http://127.0.0.1:8080/v1; several (repeat the option or "
+        "separate by commas) share the cases, each with --codemode-batch-size requests in flight",
+        "urls",
     ),
     Option("codemode_api_model", "model name to request from the server", "string"),
+    Option(
+        "codemode_tool_choice",
+        "tool_choice sent with every request (openai backend; unset: none sent). vLLM started "
+        "without --enable-auto-tool-choice answers raw text only with 'none'",
+        choices=TOOL_CHOICES,
+    ),
     Option("codemode_api_key", "API key for the server (or CODEMODE_API_KEY)", "string"),
 )
 
@@ -148,9 +158,17 @@ class CodemodeOptions:
     temperature: float = 0.0
     seed: int | None = None
     batch_size: int = 1
-    base_url: str | None = None
+    base_url: tuple[str, ...] = ()  # several: a fleet (backends/fleet.py)
     api_model: str | None = None
+    tool_choice: str | None = None
     api_key: str | None = None
+
+    @property
+    def in_flight(self) -> int:
+        """Cases one process generates at once: the batch size, per endpoint for a fleet."""
+        if self.backend == "openai":
+            return self.batch_size * max(len(self.base_url), 1)
+        return self.batch_size
 
     @property
     def gating(self) -> bool:
@@ -179,7 +197,8 @@ def add_options(parser: pytest.Parser) -> None:
                 dest=option.name,
                 default=None,
                 help=option.argparse_help,
-                metavar="VALUE",
+                metavar="URL" if option.kind == "urls" else "VALUE",
+                action="append" if option.kind == "urls" else "store",
             )
         if option.kind == "bool":
             parser.addini(option.name, option.help, type="bool", default=None)
@@ -223,6 +242,8 @@ def _convert(option: Option, raw: Any, source: str, base: Path) -> Any:
         if isinstance(raw, bool):
             return raw
         return str(raw).strip().lower() in {"1", "true", "yes", "on"}
+    if option.kind == "urls":
+        return _split_urls(raw, source)
     text = str(raw).strip()
     if option.choices and text not in option.choices:
         raise pytest.UsageError(f"{source}: {text!r} is not one of {', '.join(option.choices)}")
@@ -261,8 +282,8 @@ def _check_combination(options: CodemodeOptions) -> None:
         raise pytest.UsageError(
             "--codemode-base-url URL is required with --codemode-backend=openai"
         )
-    if options.base_url is not None:
-        _check_url(options.base_url)
+    for url in options.base_url:
+        _check_url(url)
     if options.suite is not None and not options.suite.is_file():
         raise pytest.UsageError(f"--codemode-suite: file not found: {options.suite}")
     if options.targets is not None and not options.targets.is_file():
@@ -275,6 +296,17 @@ def _check_combination(options: CodemodeOptions) -> None:
         raise pytest.UsageError(
             "--codemode-fail-on-regression needs --codemode-baseline RESULTS.json to compare with"
         )
+
+
+def _split_urls(raw: Any, source: str) -> tuple[str, ...]:
+    """`--codemode-base-url` given once or more, each holding one URL or several separated by
+    commas (or whitespace, in an ini file); each URL once."""
+    values = raw if isinstance(raw, list) else [raw]
+    urls = tuple(u.rstrip("/") for v in values for u in str(v).replace(",", " ").split())
+    twice = sorted({url for url in urls if urls.count(url) > 1})
+    if twice:
+        raise pytest.UsageError(f"{source}: {', '.join(twice)} listed more than once")
+    return urls
 
 
 def _check_url(url: str) -> None:

@@ -54,7 +54,7 @@ def _whole_files_per_worker(config: pytest.Config, options: CodemodeOptions) -> 
     `worksteal`) hand out items in chunks nobody can predict, so a worker would generate cases
     another worker runs. With batching on they become `loadfile`: each case file goes to one
     worker."""
-    if options.batch_size > 1 and getattr(config.option, "dist", "no") in ("load", "worksteal"):
+    if options.in_flight > 1 and getattr(config.option, "dist", "no") in ("load", "worksteal"):
         config.option.dist = "loadfile"
 
 

@@ -11,6 +11,13 @@ from typing import Any
 
 from pytest_codemode_eval.aggregate import CaseStats, CategorySummary, Summary
 from pytest_codemode_eval.confusion import confusion_matrix, render_confusion_markdown
+from pytest_codemode_eval.endpoints import (
+    endpoint_stats,
+    listed_endpoints,
+    render_endpoint_markdown,
+    render_endpoint_terminal,
+    worth_a_table,
+)
 from pytest_codemode_eval.gate import gate_exit_status, gate_misses, interval_misses
 from pytest_codemode_eval.safe_text import json_text, markdown_code, markdown_text
 
@@ -85,6 +92,9 @@ def render_markdown(summary: Summary, extra_sections: Sequence[str] = ()) -> str
         render_case_table(summary),
         render_distribution(summary),
     ]
+    endpoints = endpoint_stats(summary.cases, summary.identity)
+    if worth_a_table(endpoints):
+        parts.append(render_endpoint_markdown(endpoints, summary.cases))
     confusion = confusion_matrix(summary.cases)
     if not confusion.empty:
         parts.append(render_confusion_markdown(confusion))
@@ -104,6 +114,8 @@ def render_header(summary: Summary) -> str:
         if model.get("fingerprint_method"):
             fingerprint += f" ({markdown_text(str(model['fingerprint_method']))})"
         lines.append(f"**Model:** {_code(model.get('path') or model.get('name'))}{fingerprint}  ")
+    if len(urls := listed_endpoints(identity)) > 1:
+        lines.append(f"**Endpoints:** {', '.join(_code(url) for url in urls)}  ")
     if model.get("adapter"):
         adapter, adapter_fingerprint = model["adapter"], model.get("adapter_fingerprint", "?")
         lines.append(f"**Adapter:** {_code(adapter)} ({_code(adapter_fingerprint)})  ")
@@ -306,7 +318,12 @@ def render_terminal(summary: Summary) -> str:
         head += f" · model {model['path']} ({model.get('fingerprint', '?')})"
     head += f" · suite {identity.get('suite_hash', '?')}"
     head += f" · renderer {identity.get('renderer_hash', '?')}"
+    if len(urls := listed_endpoints(identity)) > 1:
+        head += f" · endpoints {', '.join(urls)}"
     lines = [head, *[f"WARNING: {w}" for w in warnings(summary)], "", *table, "", *cases, ""]
+    endpoints = endpoint_stats(summary.cases, identity)
+    if worth_a_table(endpoints):
+        lines += [render_endpoint_terminal(endpoints, summary.cases), ""]
     lines.append(f"Result: {headline(summary)}")
     return "\n".join(lines)
 
@@ -344,6 +361,7 @@ def results_document(summary: Summary) -> dict[str, Any]:
         "cases": [case.to_dict() for case in summary.cases],
         "per_case": [stats.to_dict() for stats in summary.case_stats],
         "confusion": confusion_matrix(summary.cases).to_dict(),
+        "endpoints": [e.to_dict() for e in endpoint_stats(summary.cases, summary.identity)],
         "missing": list(summary.missing),
         "gate": {
             "passed": not misses and not summary.missing,

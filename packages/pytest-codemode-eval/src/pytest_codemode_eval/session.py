@@ -168,7 +168,7 @@ class CaseRunner:
                 and self._cached(build_request(c, suite, self.budgets, r)) is None
             ),
         ]
-        if self.options.batch_size <= 1 or len(batch) == 1 or self._batching_failed:
+        if self.options.in_flight <= 1 or len(batch) == 1 or self._batching_failed:
             return
         if not isinstance(backend, BatchingBackend):
             return

@@ -32,6 +32,7 @@ request: `chat_template_kwargs: {"enable_thinking": false}`, so the prompt is th
 
 from __future__ import annotations
 
+import dataclasses
 import http.client
 import json
 import socket
@@ -54,7 +55,14 @@ TOOL_CALL_NOTE = (
 
 
 class ServerError(Exception):
-    """The server cannot serve this run: unreachable, no such model, a refused request. One line."""
+    """The server cannot serve this run: unreachable, no such model, a refused request. One line.
+
+    `down`: the server itself failed (refused, unreachable, 5xx or dropped after the retries),
+    not this request; a fleet takes it out of rotation (`backends/fleet.py`)."""
+
+    def __init__(self, message: str, down: bool = False) -> None:
+        super().__init__(message)
+        self.down = down
 
 
 class _Transient(Exception):
@@ -80,6 +88,7 @@ class OpenAIBackend:
         backoff: float = 0.5,
         enable_thinking: bool | None = False,
         concurrency: int = 1,
+        tool_choice: str | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         parts = urlsplit(self.base_url)
@@ -93,6 +102,7 @@ class OpenAIBackend:
         self.temperature, self.seed, self.retries = temperature, seed, retries
         self.timeout, self.backoff, self.enable_thinking = timeout, backoff, enable_thinking
         self.concurrency = concurrency
+        self.tool_choice = tool_choice
         self.system_fingerprint: str | None = None
         self.served = self._with_retries(self._list_models)
         self.model = choose_model(api_model, self.served, self.base_url)
@@ -111,6 +121,7 @@ class OpenAIBackend:
                 "enable_thinking": self.enable_thinking,
                 "retries": self.retries,
                 "concurrency": self.concurrency,
+                "tool_choice": self.tool_choice,
                 "api_key": self._api_key is not None,
             },
         }
@@ -118,27 +129,21 @@ class OpenAIBackend:
     def generate(self, request: GenerationRequest) -> Generation:
         started = time.perf_counter()
         try:
-            return self._with_retries(lambda: self._stream(request))
+            return self.attempt(request)
         except ServerError as exc:
-            return Generation("", time.perf_counter() - started, "error", error=str(exc))
+            seconds = time.perf_counter() - started
+            return Generation("", seconds, "error", error=str(exc), endpoint=self.base_url)
+
+    def attempt(self, request: GenerationRequest) -> Generation:
+        """One case with its retries; raises ServerError (`down`: the server failed)."""
+        generation = self._with_retries(lambda: self._stream(request))
+        return dataclasses.replace(generation, endpoint=self.base_url)
 
     def generate_stream(
         self, requests: Sequence[GenerationRequest]
     ) -> Iterator[tuple[int, Generation]]:
         """(index, generation) as each request finishes, `concurrency` in flight at a time."""
-        pool = ThreadPoolExecutor(max(self.concurrency, 1), thread_name_prefix="codemode-openai")
-        futures: dict[Future[Generation], int] = {
-            pool.submit(self.generate, request): index for index, request in enumerate(requests)
-        }
-        try:
-            for future in as_completed(futures):
-                try:
-                    generation = future.result()
-                except Exception as exc:  # one odd answer must not end the others
-                    generation = Generation("", 0.0, "error", error=f"{type(exc).__name__}: {exc}")
-                yield futures[future], generation
-        finally:  # closed early: requests not sent yet are dropped, running ones end on budget
-            pool.shutdown(wait=False, cancel_futures=True)
+        return generate_concurrently(self.generate, requests, self.concurrency)
 
     def close(self) -> None:
         return None  # one connection per request: nothing stays open
@@ -154,6 +159,8 @@ class OpenAIBackend:
         }
         if request.tools:
             body["tools"] = list(request.tools)
+        if request.tools and self.tool_choice is not None:  # see README: vLLM, llama.cpp
+            body["tool_choice"] = self.tool_choice
         if self.seed is not None or self.temperature > 0:  # the request's own derived seed
             body["seed"] = request.seed if request.seed is not None else self.seed
         if self.enable_thinking is not None:  # as the mlx backend renders the prompt
@@ -170,7 +177,9 @@ class OpenAIBackend:
                 return attempt()
             except _Transient as exc:
                 if number == self.retries:
-                    raise ServerError(f"{exc} (gave up after {number + 1} attempts)") from None
+                    raise ServerError(
+                        f"{exc} (gave up after {number + 1} attempts)", down=True
+                    ) from None
                 delay = self.backoff * 2**number
                 time.sleep(min(exc.retry_after, MAX_RETRY_AFTER) if exc.retry_after else delay)
         raise AssertionError("unreachable")
@@ -255,13 +264,36 @@ class OpenAIBackend:
     def _failure(self, exc: BaseException) -> Exception:
         if isinstance(exc, ConnectionRefusedError):
             return ServerError(
-                f"cannot connect to {self.base_url}: connection refused — is the server running?"
+                f"cannot connect to {self.base_url}: connection refused — is the server running?",
+                down=True,
             )
         if isinstance(exc, socket.gaierror):
-            return ServerError(f"cannot connect to {self.base_url}: unknown host {self._host!r}")
+            message = f"cannot connect to {self.base_url}: unknown host {self._host!r}"
+            return ServerError(message, down=True)
         if isinstance(exc, ConnectionError | http.client.HTTPException):
             return _Transient(f"connection to {self.base_url} lost ({type(exc).__name__})")
-        return ServerError(f"cannot talk to {self.base_url}: {exc}")
+        return ServerError(f"cannot talk to {self.base_url}: {exc}", down=True)
+
+
+def generate_concurrently(
+    generate: Callable[[GenerationRequest], Generation],
+    requests: Sequence[GenerationRequest],
+    workers: int,
+) -> Iterator[tuple[int, Generation]]:
+    """(index, generation) as each request finishes, `workers` requests in flight at a time."""
+    pool = ThreadPoolExecutor(max(workers, 1), thread_name_prefix="codemode-openai")
+    futures: dict[Future[Generation], int] = {
+        pool.submit(generate, request): index for index, request in enumerate(requests)
+    }
+    try:
+        for future in as_completed(futures):
+            try:
+                generation = future.result()
+            except Exception as exc:  # one odd answer must not end the others
+                generation = Generation("", 0.0, "error", error=f"{type(exc).__name__}: {exc}")
+            yield futures[future], generation
+    finally:  # closed early: requests not sent yet are dropped, running ones end on budget
+        pool.shutdown(wait=False, cancel_futures=True)
 
 
 def choose_model(requested: str | None, served: list[str], base_url: str) -> str:
