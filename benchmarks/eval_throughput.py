@@ -10,7 +10,8 @@ case sets its own, as multi-01 does with 768), greedy, the same BLAS everywhere.
     to ``/v1/chat/completions``, non-streamed; the server reuses the prefix's KV cache itself.
 (b) a naive loop in a fresh process: ``mlx_lm.generate`` per case on the full templated prompt
     (``enable_thinking=False``), no cache reuse.
-(c) ``pytest evalsuite --codemode-backend=mlx ...`` as a subprocess, for each ``--batch-sizes``.
+(c) ``pytest evalsuite --codemode-backend=mlx ...`` as a subprocess, for each ``--batch-sizes``,
+    with the output cache off (``--codemode-cache=off``: a repeat must generate, not replay).
     hypothesis's pytest plugin (a dependency of this repository's tests, not of the plugin) is
     turned off there: its terminal summary alone took ~1 s. This script is also loaded into that
     pytest (``-p eval_throughput``) as a measuring plugin:
@@ -18,6 +19,8 @@ case sets its own, as multi-01 does with 768), greedy, the same BLAS everywhere.
     ``generate`` calls and every pull of its ``generate_stream``, and writes the times to a JSON
     file.
 
+First, without a model, ``pytest evalsuite --codemode-backend=replay``: the seconds from process
+start to the first case (goal <= 1 s) and the mlx modules the run imported (goal: none).
 Then the outputs are compared case by case and the times, ratios and the plugin's overhead are
 printed. Every variant runs in its own process; across repeats their order rotates.
 
@@ -58,6 +61,9 @@ TIMINGS_ENV = "EVAL_THROUGHPUT_TIMINGS"  # set: this module, loaded by pytest, r
 TIME_BUDGET = 3600.0  # seconds per case for (c): no case may time out
 SERVER_START_TIMEOUT = 120.0
 TOOL_CALL_OPEN, TOOL_CALL_CLOSE = "<tool_call>", "</tool_call>"
+MLX_ROOTS = ("mlx", "mlx_lm")
+REPLAY = ROOT / "evalsuite" / "replays" / "phase40-8b.jsonl"
+STARTUP_GOAL = 1.0  # seconds from `pytest` process start to the first case, replay backend
 
 # ---------------------------------------------------------------------------------------------
 # The measuring plugin, active only inside the pytest subprocess of (c) (`-p eval_throughput`).
@@ -100,6 +106,7 @@ def _time_generation(backend: Any) -> None:
 
     def timed_stream(requests: Any) -> Any:
         """Times every pull: the runner's time inside the backend, case by case."""
+        assert stream is not None
         inner = stream(requests)
         while True:
             start = time.monotonic()
@@ -148,6 +155,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     path = os.environ.get(TIMINGS_ENV)
     if path:
         _marks["unconfigure"] = time.monotonic()
+        _marks["mlx_modules"] = sorted(m for m in sys.modules if m.split(".")[0] in MLX_ROOTS)
         Path(path).write_text(json.dumps(_marks), encoding="utf-8")
 
 
@@ -254,39 +262,7 @@ def run_server(model: Path, requests: Sequence[Any], work: Path, env: dict[str, 
         try:
             served = _wait_for_server(base, process, log_path)
             up = time.monotonic()
-            outputs: dict[str, str] = {}
-            tokens: dict[str, int | None] = {}
-            seconds: dict[str, float] = {}
-            cached: list[int] = []
-            calls: dict[str, list[Any]] = {}
-            parts: dict[str, tuple[str, str]] = {}
-            for request in requests:
-                body = {
-                    "model": served,
-                    "messages": list(request.messages),
-                    "tools": list(request.tools),
-                    "max_tokens": request.max_tokens,
-                    "temperature": 0.0,
-                    "stream": False,
-                    "chat_template_kwargs": {"enable_thinking": False},
-                }
-                start = time.monotonic()
-                answer = _get_json(f"{base}/chat/completions", body, timeout=TIME_BUDGET)
-                seconds[request.case_id] = time.monotonic() - start
-                message = answer["choices"][0]["message"]
-                reasoning = message.get("reasoning") or message.get("reasoning_content")
-                text = message.get("content") or ""
-                if reasoning:  # shown so; compared split (the server loses where it was)
-                    text = f"<think>{reasoning}</think>{text}"
-                outputs[request.case_id] = text
-                parts[request.case_id] = (reasoning or "", message.get("content") or "")
-                if message.get("tool_calls"):
-                    calls[request.case_id] = message["tool_calls"]
-                usage = answer.get("usage") or {}
-                tokens[request.case_id] = usage.get("completion_tokens")
-                details = usage.get("prompt_tokens_details") or {}
-                if isinstance(details.get("cached_tokens"), int):
-                    cached.append(details["cached_tokens"])
+            answers = ask_server(base, served, requests)
             done = time.monotonic()
         finally:
             process.terminate()
@@ -300,10 +276,47 @@ def run_server(model: Path, requests: Sequence[Any], work: Path, env: dict[str, 
         wall=done - began,
         work=done - up,
         startup=up - began,
-        outputs=outputs,
-        tokens=tokens,
-        extra={"cached_tokens": cached, "tool_calls": calls, "parts": parts, "seconds": seconds},
+        outputs=answers.pop("outputs"),
+        tokens=answers.pop("tokens"),
+        extra=answers,
     )
+
+
+def ask_server(base: str, served: str, requests: Sequence[Any]) -> dict[str, Any]:
+    """Each case POSTed in turn: outputs, completion tokens, and per case the seconds, the
+    reasoning/content split, the server's parsed tool calls and its cached prompt tokens."""
+    found: dict[str, Any] = {
+        "outputs": {}, "tokens": {}, "seconds": {}, "cached_tokens": [], "tool_calls": {},
+        "parts": {},
+    }  # fmt: skip
+    for request in requests:
+        body = {
+            "model": served,
+            "messages": list(request.messages),
+            "tools": list(request.tools),
+            "max_tokens": request.max_tokens,
+            "temperature": 0.0,
+            "stream": False,
+            "chat_template_kwargs": {"enable_thinking": False},
+        }
+        start = time.monotonic()
+        answer = _get_json(f"{base}/chat/completions", body, timeout=TIME_BUDGET)
+        found["seconds"][request.case_id] = time.monotonic() - start
+        message = answer["choices"][0]["message"]
+        reasoning = message.get("reasoning") or message.get("reasoning_content")
+        text = message.get("content") or ""
+        if reasoning:  # shown so; compared split (the server loses where it was)
+            text = f"<think>{reasoning}</think>{text}"
+        found["outputs"][request.case_id] = text
+        found["parts"][request.case_id] = (reasoning or "", message.get("content") or "")
+        if message.get("tool_calls"):
+            found["tool_calls"][request.case_id] = message["tool_calls"]
+        usage = answer.get("usage") or {}
+        found["tokens"][request.case_id] = usage.get("completion_tokens")
+        details = usage.get("prompt_tokens_details") or {}
+        if isinstance(details.get("cached_tokens"), int):
+            found["cached_tokens"].append(details["cached_tokens"])
+    return found
 
 
 def _wait_for_server(base: str, process: subprocess.Popen[bytes], log: Path) -> str:
@@ -381,13 +394,54 @@ def run_plugin(
     env: dict[str, str],
     suite: Path = SUITE,
 ) -> Run:
-    """(c) the real plugin path, `pytest evalsuite --codemode-backend=mlx`, in a subprocess."""
-    results, timings = work / f"results-b{batch_size}.json", work / f"timings-b{batch_size}.json"
+    """(c) the real plugin path, `pytest evalsuite --codemode-backend=mlx`, in a subprocess
+    (output cache off: every case is generated)."""
+    results = work / f"results-b{batch_size}.json"
+    marks, began, ended = run_measured_pytest(
+        [
+            str(suite.parent), "--codemode-backend=mlx", f"--codemode-model={model}",
+            f"--codemode-batch-size={batch_size}", f"--codemode-max-tokens={max_tokens}",
+            f"--codemode-time-budget={TIME_BUDGET:g}", f"--codemode-results={results}",
+            "--codemode-cache=off",
+        ],
+        work / f"timings-b{batch_size}.json",
+        env,
+        needs=results,
+    )  # fmt: skip
+    document = json.loads(results.read_text())
+    cases = {case["id"]: case for case in document["cases"]}
+    first, last = min(i["start"] for i in marks["items"]), max(i["end"] for i in marks["items"])
+    load = marks["load"][1] - marks["load"][0]
+    # the plugin loads the model before the first case; an older one loaded it inside it
+    work_time = (last - first) - (load if marks["load"][0] >= first else 0.0)
+    generation = sum(c["end"] - c["start"] for c in marks["calls"])
+    return Run(
+        f"(c) pytest plugin, batch {batch_size}",
+        wall=ended - began,
+        work=work_time,
+        startup=ended - began - work_time,
+        outputs={case_id: case["output"] for case_id, case in cases.items()},
+        tokens={case_id: case["generated_tokens"] for case_id, case in cases.items()},
+        extra={
+            "breakdown": breakdown(marks, began, ended, work_time - generation),
+            "generation": generation,
+            "load": load,
+            "calls": len(marks["calls"]),
+            "finish": {case_id: case["finish"] for case_id, case in cases.items()},
+            "prompt_tokens": [case["prompt_tokens"] for case in cases.values()],
+            "blas": document["identity"]["model"].get("blas"),
+        },
+    )
+
+
+def run_measured_pytest(
+    arguments: list[str], timings: Path, env: dict[str, str], needs: Path | None = None
+) -> tuple[dict[str, Any], float, float]:
+    """`pytest ARGUMENTS` in a subprocess with this module as its measuring plugin: the marks
+    it wrote, and when the process started and ended (on the same monotonic clock)."""
     command = [
-        sys.executable, "-m", "pytest", str(suite.parent), "--codemode-backend=mlx",
-        f"--codemode-model={model}", f"--codemode-batch-size={batch_size}",
-        f"--codemode-max-tokens={max_tokens}", f"--codemode-time-budget={TIME_BUDGET:g}",
-        f"--codemode-results={results}", "-p", "eval_throughput", "-p", "no:hypothesispytest",
+        sys.executable, "-m", "pytest", *arguments, "-p", "eval_throughput",
+        "-p", "no:hypothesispytest",
     ]  # fmt: skip
     path = os.pathsep.join(filter(None, [str(Path(__file__).parent), env.get("PYTHONPATH")]))
     plugin_env = {**env, TIMINGS_ENV: str(timings), "PYTHONPATH": path}
@@ -396,45 +450,42 @@ def run_plugin(
         command, cwd=ROOT, env=plugin_env, capture_output=True, text=True, check=False
     )
     ended = time.monotonic()
-    if completed.returncode not in (0, 1) or not results.is_file() or not timings.is_file():
+    missing = needs is not None and not needs.is_file()
+    if completed.returncode not in (0, 1) or missing or not timings.is_file():
         sys.exit(f"pytest exited {completed.returncode}:\n{completed.stdout}\n{completed.stderr}")
-    document = json.loads(results.read_text())
-    marks = json.loads(timings.read_text())
-    cases = {case["id"]: case for case in document["cases"]}
-    items, calls = marks["items"], marks["calls"]
-    first, last = min(i["start"] for i in items), max(i["end"] for i in items)
-    load = marks["load"][1] - marks["load"][0]
-    # the plugin loads the model before the first case; an older one loaded it inside it
-    load_inside = load if marks["load"][0] >= first else 0.0
-    generation = sum(c["end"] - c["start"] for c in calls)
-    breakdown = {
+    marks: dict[str, Any] = json.loads(timings.read_text())
+    return marks, began, ended
+
+
+def breakdown(
+    marks: dict[str, Any], began: float, ended: float, per_case: float
+) -> dict[str, float]:
+    """Where a plugin run's wall-clock time went, phase by phase."""
+    first = min(i["start"] for i in marks["items"])
+    last = max(i["end"] for i in marks["items"])
+    return {
         "python + pytest start-up": marks["configure"] - began,
         "collection (suite load)": marks["collected"] - marks["configure"],
         "until the first case (with model load)": first - marks["collected"],
-        "model load": load,
-        "generation (backend calls)": generation,
-        "per-case overhead": (last - first) - load_inside - generation,
+        "model load": marks["load"][1] - marks["load"][0],
+        "generation (backend calls)": sum(c["end"] - c["start"] for c in marks["calls"]),
+        "per-case overhead": per_case,
         "session finish (summary, results JSON)": marks["terminal_summary"] - last,
         "terminal summary (all plugins)": marks["unconfigure"] - marks["terminal_summary"],
         "unconfigure + interpreter exit": ended - marks["unconfigure"],
     }
-    return Run(
-        f"(c) pytest plugin, batch {batch_size}",
-        wall=ended - began,
-        work=(last - first) - load_inside,
-        startup=ended - began - ((last - first) - load_inside),
-        outputs={case_id: case["output"] for case_id, case in cases.items()},
-        tokens={case_id: case["generated_tokens"] for case_id, case in cases.items()},
-        extra={
-            "breakdown": breakdown,
-            "generation": generation,
-            "load": load,
-            "calls": len(calls),
-            "finish": {case_id: case["finish"] for case_id, case in cases.items()},
-            "prompt_tokens": [case["prompt_tokens"] for case in cases.values()],
-            "blas": document["identity"]["model"].get("blas"),
-        },
+
+
+def run_startup(work: Path, env: dict[str, str]) -> tuple[float, list[str]]:
+    """`pytest evalsuite --codemode-backend=replay`: seconds from process start to the first
+    case, and the mlx modules the whole run imported (none expected)."""
+    marks, began, _ = run_measured_pytest(
+        ["evalsuite", "--codemode-backend=replay", f"--codemode-replay={REPLAY}", "-q"],
+        work / "timings-startup.json",
+        env,
     )
+    first = min(i["start"] for i in marks["items"])
+    return first - began, list(marks["mlx_modules"])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -598,7 +649,7 @@ def median_run(runs: Sequence[Run]) -> Run:
     return sorted(runs, key=lambda r: r.work)[(len(runs) - 1) // 2]
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--preset", default="small", help="init_model preset (default: small)")
     parser.add_argument("--seed", type=int, default=3)
@@ -629,13 +680,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--suite", type=Path, default=SUITE, help="suite.toml (default: evalsuite/suite.toml)"
     )
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
     if args.worker == "naive":
         naive_worker(str(args.model), args.max_tokens, args.out, args.suite)
         return 0
-
-    batch_sizes = [int(b) for b in args.batch_sizes.split(",") if b.strip()]
-    skip = {s.strip() for s in args.skip.split(",") if s.strip()}
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "NO_COLOR": "1"}
     if args.blas_threads is not None:
         env["OPENBLAS_NUM_THREADS"] = str(args.blas_threads)
@@ -643,45 +695,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     model = args.model or ensure_model(args.preset, args.seed, args.sharpen, corpus)
     loads = [load_average()]
     work = Path(tempfile.mkdtemp(prefix="eval-throughput-"))
-    print(
-        f"model: {model} ({parameter_count(model) / 1e6:.1f} M params"
-        + (")" if args.model else f", {args.preset}, seed {args.seed}, weights x{args.sharpen:g})")
-        + f"; suite {args.suite}"
-    )
-    budgets = sorted({r.max_tokens for r in requests})
-    print(
-        f"cases: {len(requests)}, max_tokens {args.max_tokens} (case overrides: "
-        f"{[(r.case_id, r.max_tokens) for r in requests if r.max_tokens != args.max_tokens]}),"
-        f" greedy; OPENBLAS_NUM_THREADS={env.get('OPENBLAS_NUM_THREADS', 'unset')}; "
-        f"cpus {os.cpu_count()}; budgets {budgets}; work folder {work}"
-    )
+    print_setup(args, model, requests, env, work)
     print(f"load average at start: {loads[0]}", flush=True)
-
-    variants: dict[str, Callable[[Path], Run]] = {}
-    if "a" not in skip:
-        variants["a"] = lambda w: run_server(model, requests, w, env)
-    if "b" not in skip:
-        variants["b"] = lambda w: run_naive(model, args.max_tokens, w, env, args.suite)
-    for size in batch_sizes:
-        variants[f"c{size}"] = functools.partial(
-            run_plugin, model, size, args.max_tokens, env=env, suite=args.suite
-        )
-    runs: dict[str, list[Run]] = {key: [] for key in variants}
-    keys = list(variants)
-    for repeat in range(args.repeats):
-        order = keys[repeat % len(keys) :] + keys[: repeat % len(keys)]
-        for key in order:
-            folder = work / f"r{repeat}-{key}"
-            folder.mkdir()
-            run = variants[key](folder)
-            runs[key].append(run)
-            loads.append(load_average())
-            print(
-                f"repeat {repeat + 1} {run.label}: {run.wall:.2f} s including start-up, "
-                f"{run.work:.2f} s excluding (load average {loads[-1]})",
-                flush=True,
-            )
-
+    print_startup(work, env, max(args.repeats, 2))
+    runs = run_variants(variants(args, model, requests, env), args.repeats, work, loads)
     chosen = {key: median_run(rs) for key, rs in runs.items()}
     print()
     print_table(chosen, runs)
@@ -695,6 +712,77 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         shutil.rmtree(work, ignore_errors=True)
     return 0
+
+
+def print_setup(
+    args: argparse.Namespace, model: Path, requests: Sequence[Any], env: dict[str, str], work: Path
+) -> None:
+    print(
+        f"model: {model} ({parameter_count(model) / 1e6:.1f} M params"
+        + (")" if args.model else f", {args.preset}, seed {args.seed}, weights x{args.sharpen:g})")
+        + f"; suite {args.suite}"
+    )
+    budgets = sorted({r.max_tokens for r in requests})
+    print(
+        f"cases: {len(requests)}, max_tokens {args.max_tokens} (case overrides: "
+        f"{[(r.case_id, r.max_tokens) for r in requests if r.max_tokens != args.max_tokens]}),"
+        f" greedy; OPENBLAS_NUM_THREADS={env.get('OPENBLAS_NUM_THREADS', 'unset')}; "
+        f"cpus {os.cpu_count()}; budgets {budgets}; work folder {work}"
+    )
+
+
+def print_startup(work: Path, env: dict[str, str], repeats: int) -> None:
+    """The replay run's start-up, every repeat (it needs no model)."""
+    for repeat in range(repeats):
+        folder = work / f"startup{repeat}"
+        folder.mkdir()
+        seconds, mlx_modules = run_startup(folder, env)
+        verdict = "met" if seconds <= STARTUP_GOAL else "NOT met"
+        print(
+            f"start-up {repeat + 1}: `pytest evalsuite --codemode-backend=replay`, process start "
+            f"-> first case {seconds:.2f} s (goal <= {STARTUP_GOAL:g} s: {verdict}); mlx modules "
+            f"imported by the whole run: {len(mlx_modules)} (load average {load_average()})",
+            flush=True,
+        )
+
+
+def variants(
+    args: argparse.Namespace, model: Path, requests: Sequence[Any], env: dict[str, str]
+) -> dict[str, Callable[[Path], Run]]:
+    """The ways to time, by key: a (server), b (naive loop), c<N> (the plugin at batch N)."""
+    skip = {s.strip() for s in args.skip.split(",") if s.strip()}
+    chosen: dict[str, Callable[[Path], Run]] = {}
+    if "a" not in skip:
+        chosen["a"] = lambda w: run_server(model, requests, w, env)
+    if "b" not in skip:
+        chosen["b"] = lambda w: run_naive(model, args.max_tokens, w, env, args.suite)
+    for size in (int(b) for b in args.batch_sizes.split(",") if b.strip()):
+        chosen[f"c{size}"] = functools.partial(
+            run_plugin, model, size, args.max_tokens, env=env, suite=args.suite
+        )
+    return chosen
+
+
+def run_variants(
+    chosen: dict[str, Callable[[Path], Run]], repeats: int, work: Path, loads: list[str]
+) -> dict[str, list[Run]]:
+    """Every variant once a repeat, in its own process; across repeats their order rotates."""
+    runs: dict[str, list[Run]] = {key: [] for key in chosen}
+    keys = list(chosen)
+    for repeat in range(repeats):
+        order = keys[repeat % len(keys) :] + keys[: repeat % len(keys)]
+        for key in order:
+            folder = work / f"r{repeat}-{key}"
+            folder.mkdir()
+            run = chosen[key](folder)
+            runs[key].append(run)
+            loads.append(load_average())
+            print(
+                f"repeat {repeat + 1} {run.label}: {run.wall:.2f} s including start-up, "
+                f"{run.work:.2f} s excluding (load average {loads[-1]})",
+                flush=True,
+            )
+    return runs
 
 
 def print_table(chosen: dict[str, Run], runs: dict[str, list[Run]]) -> None:
@@ -731,6 +819,8 @@ def print_ratios(chosen: dict[str, Run], plugin_keys: list[str]) -> None:
         for other_key, target in targets.items():
             if other_key not in chosen:
                 continue
+            if (key, other_key) == ("c1", "b"):
+                target = 1.0  # one case at a time against the plain mlx_lm.generate loop
             other = chosen[other_key]
             including, excluding = other.wall / mine.wall, other.work / mine.work
             verdict = (

@@ -166,7 +166,7 @@ def run_round(
     return {name: rate(results[name], start, stop, name) for name in commands}
 
 
-def main() -> int:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--preset", default="tiny", help="init-model preset (tiny, small)")
     parser.add_argument("--fine-tune-type", default="lora", choices=["lora", "dora"])
@@ -185,8 +185,66 @@ def main() -> int:
         default=None,
         help="OPENBLAS_NUM_THREADS for both (default: 1 side by side, unset when sequential)",
     )
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def training_commands(args: argparse.Namespace, model: Path, data: Path) -> dict[str, list[str]]:
+    """Our `codemode-train train` and `mlx_lm lora` with the same settings and the same BLAS
+    (each round adds its own output folder)."""
     bin_dir = Path(sys.executable).parent
+    common = {"iters": args.iters, "batch_size": args.batch_size, "lr": 1e-4}
+    ours = [
+        str(bin_dir / "codemode-train"), "train", "--model", str(model), "--data", str(data),
+        "--fine-tune-type", args.fine_tune_type, "--iters", str(common["iters"]),
+        "--batch-size", str(common["batch_size"]), "--learning-rate", str(common["lr"]),
+        "--seed", "0", "--num-layers", "-1",
+        "--set", f"steps_per_report={args.report}", "--set", f"save_every={args.iters}",
+        "--set", "optimizer=adam", "--set", "mask_prompt=true",
+    ]  # fmt: skip
+    cli = [
+        sys.executable, "-m", "pytest_codemode_eval.blas", "mlx_lm", "lora", "--train",
+        "--model", str(model), "--data", str(data), "--fine-tune-type", args.fine_tune_type,
+        "--iters", str(common["iters"]), "--batch-size", str(common["batch_size"]),
+        "--learning-rate", str(common["lr"]), "--seed", "0", "--num-layers", "-1",
+        "--steps-per-report", str(args.report), "--save-every", str(args.iters),
+        "--optimizer", "adam", "--mask-prompt",
+    ]  # fmt: skip
+    return {"ours": ours, "cli": cli}
+
+
+def run_rounds(
+    args: argparse.Namespace, argv: dict[str, list[str]], root: Path, env: dict[str, str]
+) -> tuple[list[float], list[float]]:
+    """Every round, ours against the CLI (the order alternating): the ratios of tokens per
+    second and per cpu-second."""
+    wall: list[float] = []
+    cpu: list[float] = []
+    for round_ in range(args.rounds):
+        commands: dict[str, Command] = {
+            "ours": ([*argv["ours"], "--run", str(root / f"run{round_}")], OUR_LINE, 1.0, env),
+            "cli": (
+                [*argv["cli"], "--adapter-path", str(root / f"cli{round_}")],
+                CLI_LINE,
+                1e3,
+                env,
+            ),
+        }
+        order = ["ours", "cli"] if round_ % 2 == 0 else ["cli", "ours"]
+        results = run_round(commands, not args.sequential, order)
+        ours_m, cli_m = results["ours"], results["cli"]
+        wall.append(ours_m.tokens_per_second / cli_m.tokens_per_second)
+        cpu.append(ours_m.tokens_per_cpu_second / cli_m.tokens_per_cpu_second)
+        for who, m in (("ours", ours_m), ("cli", cli_m)):
+            print(f"round {round_ + 1} {who:>4}: {m.tokens_per_second:8,.0f} tok/s  "
+                  f"{m.iterations_per_second:6.2f} it/s  {m.tokens_per_cpu_second:8,.0f} "
+                  f"tok/cpu-s  (process {m.seconds:.1f} s, measured "
+                  f"{m.window[1] - m.window[0]:.1f} s)")  # fmt: skip
+        print(f"round {round_ + 1} ratio ours/cli: {wall[-1]:.3f} (per cpu-second {cpu[-1]:.3f})")
+    return wall, cpu
+
+
+def main() -> int:
+    args = parse_args()
     with tempfile.TemporaryDirectory(prefix="train-throughput-") as tmp:
         root = Path(tmp)
         data = root / "data"  # no valid.jsonl: neither side validates
@@ -196,23 +254,6 @@ def main() -> int:
         model = init_model(
             root / "model", args.preset, corpus=[json.dumps(r) for r in rows(300, 2)]
         )
-        common = {"iters": args.iters, "batch_size": args.batch_size, "lr": 1e-4, "seed": 0}
-        ours = [
-            str(bin_dir / "codemode-train"), "train", "--model", str(model), "--data", str(data),
-            "--fine-tune-type", args.fine_tune_type, "--iters", str(common["iters"]),
-            "--batch-size", str(common["batch_size"]), "--learning-rate", str(common["lr"]),
-            "--seed", "0", "--num-layers", "-1",
-            "--set", f"steps_per_report={args.report}", "--set", f"save_every={args.iters}",
-            "--set", "optimizer=adam", "--set", "mask_prompt=true",
-        ]  # fmt: skip
-        cli = [
-            sys.executable, "-m", "pytest_codemode_eval.blas", "mlx_lm", "lora", "--train",
-            "--model", str(model), "--data", str(data), "--fine-tune-type", args.fine_tune_type,
-            "--iters", str(common["iters"]), "--batch-size", str(common["batch_size"]),
-            "--learning-rate", str(common["lr"]), "--seed", "0", "--num-layers", "-1",
-            "--steps-per-report", str(args.report), "--save-every", str(args.iters),
-            "--optimizer", "adam", "--mask-prompt",
-        ]  # fmt: skip
         mode = "sequential" if args.sequential else "side by side"
         mode += f", OPENBLAS_NUM_THREADS={args.blas_threads or ('unset' if args.sequential else 1)}"
         print(f"model: {args.preset}, {args.fine_tune_type}, {args.iters} iters, batch "
@@ -221,26 +262,7 @@ def main() -> int:
         threads = args.blas_threads or (None if args.sequential else "1")
         if threads is not None:
             env["OPENBLAS_NUM_THREADS"] = threads
-        wall: list[float] = []
-        cpu: list[float] = []
-        for round_ in range(args.rounds):
-            commands: dict[str, Command] = {
-                "ours": ([*ours, "--run", str(root / f"run{round_}")], OUR_LINE, 1.0, env),
-                "cli": ([*cli, "--adapter-path", str(root / f"cli{round_}")], CLI_LINE, 1e3, env),
-            }
-            order = ["ours", "cli"] if round_ % 2 == 0 else ["cli", "ours"]
-            results = run_round(commands, not args.sequential, order)
-            ours_m, cli_m = results["ours"], results["cli"]
-            wall.append(ours_m.tokens_per_second / cli_m.tokens_per_second)
-            cpu.append(ours_m.tokens_per_cpu_second / cli_m.tokens_per_cpu_second)
-            for who, m in (("ours", ours_m), ("cli", cli_m)):
-                print(f"round {round_ + 1} {who:>4}: {m.tokens_per_second:8,.0f} tok/s  "
-                      f"{m.iterations_per_second:6.2f} it/s  {m.tokens_per_cpu_second:8,.0f} "
-                      f"tok/cpu-s  (process {m.seconds:.1f} s, measured "
-                      f"{m.window[1] - m.window[0]:.1f} s)")  # fmt: skip
-            print(
-                f"round {round_ + 1} ratio ours/cli: {wall[-1]:.3f} (per cpu-second {cpu[-1]:.3f})"
-            )
+        wall, cpu = run_rounds(args, training_commands(args, model, data), root, env)
         ratio = statistics.median(wall)
         verdict = "OK" if ratio >= 0.95 else "BELOW TARGET"
         print(f"per cpu-second (insensitive to other load): {statistics.median(cpu):.3f}")

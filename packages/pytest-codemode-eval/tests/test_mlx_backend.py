@@ -44,7 +44,7 @@ def test_prefix_cache_gives_the_same_outputs_as_no_cache(
     with_cache = [cached.generate(request) for request in requests]
     without = [uncached.generate(request) for request in requests]
     assert [g.output for g in with_cache] == [g.output for g in without]
-    assert len(cached._prefix_ids) > 500  # the system prompt and tool stubs really are cached
+    assert len(cached.prefix.ids) > 500  # the system prompt and tool stubs really are cached
     assert [g.prompt_tokens for g in with_cache] == [g.prompt_tokens for g in without]
 
 
@@ -152,20 +152,23 @@ def test_batching_without_a_prefix_cache_copies_per_row_and_equals_one_by_one(
 def test_a_waiting_case_is_timed_from_when_it_joins(model_dir: Path, suite: Suite) -> None:
     """One row at a time, a clock that moves 1 s per reading: the second case waits ~30 s
     behind the first, yet with a 10 s budget it still decodes (its clock starts on joining)."""
-    from pytest_codemode_eval.backends.mlx_batch import Row, Stops, decode
+    from pytest_codemode_eval.backends.mlx.decode import Stops, decode
+    from pytest_codemode_eval.backends.mlx.rows import Row, SharedRows
 
     backend = mlx_backend.MlxBackend(str(model_dir))
     requests = [build_request(case, suite, Budgets(max_tokens=12)) for case in suite.cases[:2]]
     prompts = [backend.prompt_ids(request) for request in requests]
-    backend.warm_prefix(prompts)
-    prefix = len(backend._prefix_ids)
+    backend.prefix.warm(prompts)
+    prefix = len(backend.prefix.ids)
     ticks = iter(range(10_000))
-    rows = [Row(0, prompts[0][prefix:], 30, 1e9), Row(1, prompts[1][prefix:], 30, 10.0)]
+    rows = [
+        Row(0, prompts[0][prefix:], 30, 1e9, prefixed=True),
+        Row(1, prompts[1][prefix:], 30, 10.0, prefixed=True),
+    ]
     done = {
         d.key: d
         for d in decode(
-            backend.model,
-            backend._prefix_cache,
+            SharedRows(backend.model, backend.prefix.cache),
             rows,
             max_rows=1,
             sampler=lambda logprobs: logprobs.argmax(axis=-1),
@@ -189,7 +192,7 @@ def test_a_bfloat16_model_batches_with_prefix_copies_and_equals_one_by_one(
 
     import mlx.core as mx
 
-    from pytest_codemode_eval.backends.mlx_shared_prefix import supports_shared_prefix
+    from pytest_codemode_eval.backends.mlx.shared_prefix import supports_shared_prefix
 
     half = tmp_path / "bf16"
     shutil.copytree(model_dir, half)
@@ -206,8 +209,8 @@ def test_a_bfloat16_model_batches_with_prefix_copies_and_equals_one_by_one(
     ]
     backend = mlx_backend.MlxBackend(str(half), batch_size=3)
     one_by_one = [backend.generate(request) for request in requests]
-    assert backend._prefix_cache is not None
-    assert not supports_shared_prefix(backend.model, backend._prefix_cache)
+    assert backend.prefix.cache is not None
+    assert not supports_shared_prefix(backend.model, backend.prefix.cache)
     streamed = list(backend.generate_stream(requests))
     order = [index for index, _ in streamed]
     assert order != sorted(order), "rows should finish out of order (continuous batching)"
@@ -221,22 +224,26 @@ def test_a_bfloat16_model_batches_with_prefix_copies_and_equals_one_by_one(
 def test_time_spent_between_pulls_is_no_rows_time(model_dir: Path, suite: Suite) -> None:
     """The caller (pytest reporting a case, a debugger) pauses the stream for 1,000 s of a fake
     clock after the first result; the rows still decoding must not time out for it."""
-    from pytest_codemode_eval.backends.mlx_batch import Row, Stops, decode
+    from pytest_codemode_eval.backends.mlx.decode import Stops, decode
+    from pytest_codemode_eval.backends.mlx.rows import Row, SharedRows
 
     backend = mlx_backend.MlxBackend(str(model_dir))
     requests = [build_request(case, suite, Budgets(max_tokens=12)) for case in suite.cases[:3]]
     prompts = [backend.prompt_ids(request) for request in requests]
-    backend.warm_prefix(prompts)
-    prefix = len(backend._prefix_ids)
+    backend.prefix.warm(prompts)
+    prefix = len(backend.prefix.ids)
     now = [0.0]
 
     def clock() -> float:
         now[0] += 1.0
         return now[0]
 
-    rows = [Row(i, ids[prefix:], 3 if i == 0 else 12, 100.0) for i, ids in enumerate(prompts)]
+    rows = [
+        Row(i, ids[prefix:], 3 if i == 0 else 12, 100.0, prefixed=True)
+        for i, ids in enumerate(prompts)
+    ]
     stream = decode(
-        backend.model, backend._prefix_cache, rows, max_rows=3,
+        SharedRows(backend.model, backend.prefix.cache), rows, max_rows=3,
         sampler=lambda logprobs: logprobs.argmax(axis=-1),
         stops=Stops(frozenset(), "", backend._new_detokenizer), clock=clock,
     )  # fmt: skip
@@ -251,7 +258,8 @@ def test_time_spent_between_pulls_is_no_rows_time(model_dir: Path, suite: Suite)
 def test_the_end_of_a_call_spelled_in_pieces_stops_a_row(model_dir: Path) -> None:
     """One by one stops when the text holds `</tool_call>`, whatever tokens spelled it; a batched
     row must stop at the same token."""
-    from pytest_codemode_eval.backends.mlx_batch import Row, Stops, _Active
+    from pytest_codemode_eval.backends.mlx.decode import Active, Stops
+    from pytest_codemode_eval.backends.mlx.rows import Row
 
     backend = mlx_backend.MlxBackend(str(model_dir))
     encode = backend.tokenizer.encode
@@ -265,14 +273,14 @@ def test_the_end_of_a_call_spelled_in_pieces_stops_a_row(model_dir: Path) -> Non
     stops = Stops(
         frozenset(backend.tokenizer.eos_token_ids), "</tool_call>", backend._new_detokenizer
     )
-    row = _Active(Row(0, [1], 100, 100.0), 0.0, backend._new_detokenizer())
+    row = Active(Row(0, [1], 100, 100.0), 0.0, backend._new_detokenizer())
     reasons = []
     for token in [*pieces, *encode(" y", add_special_tokens=False)]:
         row.tokens.append(token)
         reasons.append(stops.reason(row, 0.0))
     stop_at = reasons.index("stop")
     assert stop_at >= len(pieces) - 1
-    assert "</tool_call>" in backend._detokenize(row.tokens[: stop_at + 1])
+    assert stops.text(row).endswith("</tool_call>")  # and nothing after it
 
 
 def test_no_requests_no_generations(model_dir: Path) -> None:
@@ -284,7 +292,8 @@ def test_copied_rows_finishing_together_are_timed_before_any_pause(
 ) -> None:
     """Three rows end on the same step; the caller pauses 1,000 s (fake clock) after each pull.
     The rows already finished keep their own seconds (none goes negative)."""
-    from pytest_codemode_eval.backends.mlx_batch import Row, Stops, decode_copied
+    from pytest_codemode_eval.backends.mlx.decode import Stops, decode
+    from pytest_codemode_eval.backends.mlx.rows import CopiedRows, Row
 
     backend = mlx_backend.MlxBackend(str(model_dir))
     requests = [build_request(case, suite, Budgets(max_tokens=3)) for case in suite.cases[:3]]
@@ -294,13 +303,16 @@ def test_copied_rows_finishing_together_are_timed_before_any_pause(
         now[0] += 1.0
         return now[0]
 
+    prompts = [backend.prompt_ids(request) for request in requests]
+    backend.prefix.warm(prompts)
     rows = []
-    for i, request in enumerate(requests):
-        cache, rest = backend.cached_prefix(backend.prompt_ids(request))
-        rows.append((Row(i, rest, 3, 1e9), cache))
+    for i, ids in enumerate(prompts):
+        prefixed, rest = backend.prefix.split(ids)
+        rows.append(Row(i, rest, 3, 1e9, prefixed))
     seconds = []
-    for decoded in decode_copied(
-        backend.model, rows, max_rows=3, sampler=lambda logprobs: logprobs.argmax(axis=-1),
+    for decoded in decode(
+        CopiedRows(backend.model, backend.prefix.cache), rows, max_rows=3,
+        sampler=lambda logprobs: logprobs.argmax(axis=-1),
         stops=Stops(frozenset(), "", backend._new_detokenizer), clock=clock,
     ):  # fmt: skip
         seconds.append(decoded.seconds)
@@ -313,19 +325,19 @@ def test_a_copied_row_joining_late_gets_a_token_before_its_time_is_checked(
     model_dir: Path, suite: Suite
 ) -> None:
     """As one by one: a row over its time budget still ends with one token, not none."""
-    from pytest_codemode_eval.backends.mlx_batch import Row, Stops, decode_copied
+    from pytest_codemode_eval.backends.mlx.decode import Stops, decode
+    from pytest_codemode_eval.backends.mlx.rows import CopiedRows, Row
 
     backend = mlx_backend.MlxBackend(str(model_dir), prefix_cache=False)
     requests = [build_request(case, suite, Budgets(max_tokens=12)) for case in suite.cases[:3]]
     budgets = [(2, 1e9), (12, 1e9), (12, 1e-6)]  # row 2 joins when row 0 leaves
     rows = []
     for i, (request, (tokens, budget)) in enumerate(zip(requests, budgets, strict=True)):
-        cache, rest = backend.cached_prefix(backend.prompt_ids(request))
-        rows.append((Row(i, rest, tokens, budget), cache))
+        rows.append(Row(i, backend.prompt_ids(request), tokens, budget))
     done = {
         d.key: d
-        for d in decode_copied(
-            backend.model,
+        for d in decode(
+            CopiedRows(backend.model, None),
             rows,
             max_rows=2,
             sampler=lambda logprobs: logprobs.argmax(axis=-1),

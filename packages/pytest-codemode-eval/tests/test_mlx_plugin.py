@@ -29,7 +29,8 @@ def run_eval(pytester: pytest.Pytester, model: Path, name: str, *extra: str) -> 
     outcome = pytester.runpytest_subprocess(
         "evalsuite", "--codemode-backend=mlx", f"--codemode-model={model}",
         "--codemode-max-tokens=12", "--codemode-gate", f"--codemode-results={results}",
-        "-p", "no:cacheprovider", *extra,
+        # no timeouts: under load a 768-token case ran out of its 13.5 s on one run only
+        "--codemode-time-budget=3600", "-p", "no:cacheprovider", *extra,
     )  # fmt: skip
     assert outcome.ret in (0, 1), outcome.stdout.str()
     assert "Traceback" not in outcome.stdout.str()

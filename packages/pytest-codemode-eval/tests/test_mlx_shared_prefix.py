@@ -7,7 +7,7 @@ import pytest
 pytest.importorskip("pytest_codemode_eval.backends.mlx")  # chooses the BLAS before mlx loads
 import mlx.core as mx
 
-from pytest_codemode_eval.backends import mlx_shared_prefix as shared
+from pytest_codemode_eval.backends.mlx import shared_prefix as shared
 
 
 def full_attention(q: mx.array, keys: mx.array, values: mx.array, mask: mx.array) -> mx.array:
@@ -59,23 +59,34 @@ def test_rows_leave_join_and_end_as_a_plain_cache() -> None:
     assert mx.array_equal(plain.keys[0, :, 8:9], row0_k).item()
 
 
-def test_attention_is_wrapped_once_and_other_caches_reach_the_original(
+def test_only_the_model_set_up_is_routed_and_other_caches_reach_the_original(
     sharp_model_dir: object,
 ) -> None:
+    """The split attention is scoped to the model it was set up for: mlx-lm's module keeps its
+    attention, and another model loaded in the same process attends as a fresh one does."""
     import importlib
 
     from mlx_lm import load
+    from mlx_lm.models import base
     from mlx_lm.models.cache import make_prompt_cache
 
     model, _ = load(str(sharp_model_dir))
+    other, _ = load(str(sharp_model_dir))
     module = importlib.import_module(type(model).__module__)
     tokens = mx.array([[5, 6, 7, 8, 9]])
     prefix = make_prompt_cache(model)
     model(tokens[:, :2], cache=prefix)
+    before = other(tokens[:, 2:], cache=shared.shared_prefix_caches(prefix, rows=1))
     assert shared.supports_shared_prefix(model, prefix)
-    wrapped = module.scaled_dot_product_attention
+    routed = type(model.layers[0].self_attn)
     assert shared.supports_shared_prefix(model, prefix)
-    assert module.scaled_dot_product_attention is wrapped  # not wrapped twice
+    assert type(model.layers[0].self_attn) is routed  # routed once
+    assert module.scaled_dot_product_attention is base.scaled_dot_product_attention
+    assert type(other.layers[0].self_attn) is module.Attention
     plain = model(tokens, cache=make_prompt_cache(model))  # reaches the original attention
     split = model(tokens[:, 2:], cache=shared.shared_prefix_caches(prefix, rows=1))
     assert mx.allclose(plain[:, 2:], split, atol=1e-4).item()
+    # the other model never routes: a shared-prefix cache there sees only the row's own keys
+    after = other(tokens[:, 2:], cache=shared.shared_prefix_caches(prefix, rows=1))
+    assert mx.array_equal(before, after).item()
+    assert not mx.allclose(after, split, atol=1e-4).item()

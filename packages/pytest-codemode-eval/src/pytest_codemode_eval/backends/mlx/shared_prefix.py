@@ -12,13 +12,16 @@ of the suite); in bfloat16 they do not (16 of 27 differed on a random tiny model
 BatchGenerator with per-row copies matched 27/27), so it is used for float32 models only.
 
 It hooks into an mlx-lm model through its own extension points: a cache object per layer
-(`offset`, `update_and_fetch`, `make_mask`) and the model module's `scaled_dot_product_attention`,
-wrapped once so that every other cache type goes to the original function unchanged.
+(`offset`, `update_and_fetch`, `make_mask`) and the attention its layers call. Only the model
+the backend set up is routed (its attention layers get a subclass whose `__call__` reads a
+routed attention); mlx-lm's modules, and any other model in the process, are left as they are,
+and in the routed model every other cache type still reaches the original attention.
 """
 
 from __future__ import annotations
 
 import importlib
+import types
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -30,7 +33,9 @@ GROWTH = 256  # columns added to a row cache at a time (as mlx-lm's own caches d
 # `cache.update_and_fetch`, then `scaled_dot_product_attention` over what it returned, with no
 # extra mask or sinks (MLA models, for one, pass position scores as the mask: not routable)
 ROUTABLE_MODULES = frozenset({"qwen3", "qwen3_moe", "qwen2", "qwen2_moe", "llama"})
-_WRAPPED = "_codemode_shared_prefix"
+ATTENTION = "scaled_dot_product_attention"  # the module function mlx-lm's attention layers call
+_ROUTED = "_codemode_shared_prefix"  # set on the routed layer classes
+_ROUTED_CLASSES: dict[type, type] = {}  # mlx-lm's attention class -> its routed subclass
 
 
 class SharedPrefixCache:
@@ -179,8 +184,9 @@ def _left_pad(keys: mx.array, values: mx.array, used: int, width: int) -> tuple[
 
 
 def supports_shared_prefix(model: Any, prefix: Sequence[KVCache]) -> bool:
-    """True for a float32 prefix whose layers all use a plain KV cache, in a model whose module
-    attention can be routed (wrapping it once); otherwise mlx-lm's own BatchGenerator is used."""
+    """True for a float32 prefix whose layers all use a plain KV cache, in a model whose
+    attention can be routed (routing this model's attention layers, once); otherwise the rows
+    batch with a copy of the prefix each."""
     if not prefix or not all(type(c) is KVCache for c in make_prompt_cache(model)):
         return False
     if any(c.keys is None or c.keys.dtype != mx.float32 for c in prefix):
@@ -188,12 +194,36 @@ def supports_shared_prefix(model: Any, prefix: Sequence[KVCache]) -> bool:
     module = importlib.import_module(type(model).__module__)
     if module.__name__.rsplit(".", 1)[-1] not in ROUTABLE_MODULES:
         return False
-    original = getattr(module, "scaled_dot_product_attention", None)
-    if not callable(original):
-        return False
-    if not getattr(original, _WRAPPED, False):
-        module.scaled_dot_product_attention = _routed(original)  # type: ignore[attr-defined]
-    return True
+    for layer in model.modules():
+        if _calls_attention(type(layer), module.__dict__):
+            layer.__class__ = _routed_class(type(layer))
+    return any(getattr(type(layer), _ROUTED, False) for layer in model.modules())
+
+
+def _calls_attention(cls: type, module_globals: dict[str, Any]) -> bool:
+    """A layer class of the model's module whose `__call__` calls the module's attention."""
+    call = vars(cls).get("__call__")
+    return (
+        not getattr(cls, _ROUTED, False)
+        and getattr(call, "__globals__", None) is module_globals
+        and ATTENTION in getattr(getattr(call, "__code__", None), "co_names", ())
+        and callable(module_globals.get(ATTENTION))
+    )
+
+
+def _routed_class(cls: type) -> type:
+    """A subclass of one attention layer class whose `__call__` is mlx-lm's own code, reading a
+    copy of its module's globals in which the attention routes SharedPrefixCache rows. Only
+    layers given this class (one model's) are routed: the module and its class stay as they are."""
+    if cls not in _ROUTED_CLASSES:
+        call: Any = vars(cls)["__call__"]
+        names = {**call.__globals__, ATTENTION: _routed(call.__globals__[ATTENTION])}
+        routed = types.FunctionType(
+            call.__code__, names, call.__name__, call.__defaults__, call.__closure__
+        )
+        routed.__kwdefaults__ = call.__kwdefaults__
+        _ROUTED_CLASSES[cls] = type(cls.__name__, (cls,), {"__call__": routed, _ROUTED: True})
+    return _ROUTED_CLASSES[cls]
 
 
 def _routed(original: Callable[..., mx.array]) -> Callable[..., mx.array]:
@@ -206,7 +236,6 @@ def _routed(original: Callable[..., mx.array]) -> Callable[..., mx.array]:
             return cache.attend(queries, keys, values, float(scale))  # type: ignore[arg-type]
         return original(queries, keys, values, *args, **kwargs)
 
-    setattr(scaled_dot_product_attention, _WRAPPED, True)
     return scaled_dot_product_attention
 
 
