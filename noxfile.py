@@ -37,7 +37,7 @@ def lint(session: nox.Session) -> None:
     """Ruff (lint + format check) and mypy strict over both packages."""
     _uv_run(session, "ruff", "check", ".")
     _uv_run(session, "ruff", "format", "--check", ".")
-    _uv_run(session, "mypy", "packages/pytest-codemode-eval/src", "packages/trainer/src")
+    _uv_run(session, "mypy", "packages/pytest-codemode-eval/src", "packages/trainer/src", "benchmarks")
 
 
 @nox.session(python=False, default=False)
