@@ -34,10 +34,12 @@ def quick(session: nox.Session) -> None:
 
 @nox.session(python=False)
 def lint(session: nox.Session) -> None:
-    """Ruff (lint + format check) and mypy strict over both packages."""
+    """Ruff (lint + format check) and mypy strict over both packages and the benchmarks."""
     _uv_run(session, "ruff", "check", ".")
     _uv_run(session, "ruff", "format", "--check", ".")
-    _uv_run(session, "mypy", "packages/pytest-codemode-eval/src", "packages/trainer/src", "benchmarks")
+    _uv_run(
+        session, "mypy", "packages/pytest-codemode-eval/src", "packages/trainer/src", "benchmarks"
+    )
 
 
 @nox.session(python=False, default=False)
