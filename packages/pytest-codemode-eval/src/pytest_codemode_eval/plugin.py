@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import signal
-import threading
 from collections.abc import Generator
 from pathlib import Path
-from types import FrameType
 
 import pytest
 
+from pytest_codemode_eval import interrupts
 from pytest_codemode_eval.collect import CaseFile, CaseItem, register_marker
 from pytest_codemode_eval.errors import SuiteError
 from pytest_codemode_eval.options import (
@@ -40,7 +38,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     options = resolve_options(config)
     config.stash[OPTIONS_KEY] = options
-    install_sigterm_handler(config)
+    interrupts.install(config)
     _register_category_markers(config, options.suite)
     if not hasattr(config, "workerinput"):
         _whole_files_per_worker(config, options)
@@ -131,6 +129,13 @@ def pytest_report_collectionfinish(config: pytest.Config, items: list[pytest.Ite
 
 
 @pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """No case starts after a stop signal, even one that landed where Python swallowed it."""
+    if isinstance(item, CaseItem):
+        interrupts.stop_if_received()
+
+
+@pytest.hookimpl(tryfirst=True)
 def pytest_runtestloop(session: pytest.Session) -> None:
     """Load the model before the first case runs, so a multi-GB load counts against no case's
     backstop timeout. In each process that runs cases: serially, or in each xdist worker."""
@@ -159,21 +164,3 @@ def pytest_runtest_makereport(
             setattr(report, RESULT_ATTRIBUTE, json_text(item.result.to_dict()))
             setattr(report, IDENTITY_ATTRIBUTE, runner_for(item.config).identity(item.suite))
     return report
-
-
-def _terminate_as_interrupt(signum: int, frame: FrameType | None) -> None:
-    """SIGTERM (a CI timeout, `kill`) ends the run like Ctrl-C: pytest unwinds, the reporter
-    writes the partial results and report, marked incomplete."""
-    raise KeyboardInterrupt(f"signal {signum}")
-
-
-def install_sigterm_handler(config: pytest.Config) -> None:
-    if threading.current_thread() is not threading.main_thread():
-        return
-    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
-        signal.signal(signal.SIGTERM, _terminate_as_interrupt)
-
-        def restore() -> None:
-            signal.signal(signal.SIGTERM, signal.SIG_DFL)
-
-        config.add_cleanup(restore)

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from pytest_codemode_eval import interrupts
 from pytest_codemode_eval.aggregate import CaseResult, Summary, summarize
 from pytest_codemode_eval.backends.replay import read_replay, record_line
 from pytest_codemode_eval.compare import (
@@ -104,7 +105,7 @@ class EvalReporter:
             if self.options.gating and exitstatus not in _KEEP_EXIT:
                 session.exitstatus = EXIT_GATE_MISSED
             return
-        self.interrupted = exitstatus == pytest.ExitCode.INTERRUPTED
+        self.interrupted = exitstatus == pytest.ExitCode.INTERRUPTED or interrupts.received()
         self.summary = self._summarize()
         if self.baseline is not None:
             current = results_from_document(results_document(self.summary), "this run")
