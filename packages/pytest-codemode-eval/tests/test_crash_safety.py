@@ -56,7 +56,17 @@ def command(server: FakeServer, *extra: str) -> list[str]:
 
 def run(workdir: Path, args: list[str]) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "CODEMODE_CACHE": "off"}
-    return subprocess.run(args, cwd=workdir, capture_output=True, text=True, env=env, timeout=300)
+    return subprocess.run(
+        args, cwd=workdir, capture_output=True, text=True, env=env, timeout=300,
+        preexec_fn=ctrl_c_heard,
+    )  # fmt: skip
+
+
+def ctrl_c_heard() -> None:
+    """The run hears SIGINT even where this test's own process ignores it: a job started in the
+    background by a non-interactive shell (as CI scripts do) ignores SIGINT, and an ignored
+    signal stays ignored across exec, so Python would never raise KeyboardInterrupt."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 # Wall time differs from run to run; a cached output was answered by no endpoint this run.
@@ -76,8 +86,9 @@ def start_and_stop(workdir: Path, args: list[str], cache: Path, sig: int, after:
     """Start a run, wait until `after` outputs are cached, send `sig`; the run's stdout."""
     env = {**os.environ, "CODEMODE_CACHE": "off"}
     process = subprocess.Popen(
-        args, cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
-    )
+        args, cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+        preexec_fn=ctrl_c_heard,
+    )  # fmt: skip
     deadline = time.monotonic() + 240
     while cached_lines(cache) < after and time.monotonic() < deadline:
         assert process.poll() is None, process.communicate()[0]
