@@ -733,6 +733,13 @@ def print_setup(
 
 def print_startup(work: Path, env: dict[str, str], repeats: int) -> None:
     """The replay run's start-up, every repeat (it needs no model)."""
+    if env.get("PYTHONDONTWRITEBYTECODE"):
+        print(
+            "NOTE: PYTHONDONTWRITEBYTECODE is set: every module (and pytest's assertion rewrite of "
+            "every plugin module) is compiled from source on each start, about twice the start-up "
+            "of a normal Python; unset it to measure what users see",
+            flush=True,
+        )
     for repeat in range(repeats):
         folder = work / f"startup{repeat}"
         folder.mkdir()
