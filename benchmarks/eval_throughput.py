@@ -244,18 +244,26 @@ def _get_json(url: str, body: dict[str, Any] | None = None, timeout: float = 5.0
         return json.loads(response.read())
 
 
-def run_server(model: Path, requests: Sequence[Any], work: Path, env: dict[str, str]) -> Run:
-    """(a) mlx_lm.server (fast BLAS) and the cases over HTTP, one by one, not streamed."""
-    port, hub = free_port(), work / "hf-hub"
+def server_command(
+    model: Path, port: int, work: Path, env: dict[str, str]
+) -> tuple[list[str], dict[str, str]]:
+    """`mlx_lm.server` on 127.0.0.1:`port` (fast BLAS, offline, its hub cache under `work`)."""
+    hub = work / "hf-hub"
     hub.mkdir(parents=True, exist_ok=True)
     command = [
         sys.executable, "-m", "pytest_codemode_eval.blas", "mlx_lm", "server",
         "--model", str(model), "--host", "127.0.0.1", "--port", str(port),
         "--log-level", "WARNING",
     ]  # fmt: skip
+    return command, {**env, "HF_HUB_CACHE": str(hub), "HF_HUB_OFFLINE": "1"}
+
+
+def run_server(model: Path, requests: Sequence[Any], work: Path, env: dict[str, str]) -> Run:
+    """(a) mlx_lm.server (fast BLAS) and the cases over HTTP, one by one, not streamed."""
+    port = free_port()
+    command, server_env = server_command(model, port, work, env)
     base = f"http://127.0.0.1:{port}/v1"
     log_path = work / "server.log"
-    server_env = {**env, "HF_HUB_CACHE": str(hub), "HF_HUB_OFFLINE": "1"}
     began = time.monotonic()
     with log_path.open("wb") as log:
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=server_env)

@@ -36,6 +36,7 @@ from eval_throughput import (  # a sibling script, not a package
     ensure_model,
     free_port,
     load_average,
+    server_command,
 )
 
 SERVERS = (1, 2, 3)
@@ -44,15 +45,9 @@ SERVERS = (1, 2, 3)
 @contextmanager
 def server(model: Path, work: Path, env: dict[str, str]) -> Iterator[str]:
     """One `mlx_lm.server` on a free port; its base URL."""
-    port, hub = free_port(), work / "hf-hub"
-    hub.mkdir(parents=True, exist_ok=True)
-    command = [
-        sys.executable, "-m", "pytest_codemode_eval.blas", "mlx_lm", "server",
-        "--model", str(model), "--host", "127.0.0.1", "--port", str(port),
-        "--log-level", "WARNING",
-    ]  # fmt: skip
+    port = free_port()
+    command, server_env = server_command(model, port, work, env)
     log_path = work / "server.log"
-    server_env = {**env, "HF_HUB_CACHE": str(hub), "HF_HUB_OFFLINE": "1"}
     with log_path.open("wb") as log:
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=server_env)
         try:
